@@ -1,0 +1,1 @@
+"""driftwarden monitor."""
