@@ -1,0 +1,236 @@
+"""Unit and property tests of connectors.mapping: decoding, field mapping, event time."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, timedelta, timezone
+
+import orjson
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from connectors.mapping import (
+    DEFAULT_MAX_MESSAGE_BYTES,
+    RowMapping,
+    RowProblem,
+    decode_message,
+    parse_event_time,
+    resolve_path,
+    timestamp_ms_to_datetime,
+)
+
+MAX = DEFAULT_MAX_MESSAGE_BYTES
+
+
+def reason(raw: bytes | None, fmt: str = "json", max_bytes: int = MAX) -> str | None:
+    problem = decode_message(raw, fmt=fmt, max_message_bytes=max_bytes).problem  # type: ignore[arg-type]
+    return None if problem is None else problem.reason
+
+
+# --- decode_message -----------------------------------------------------------------------------
+
+
+def test_json_object_decodes_to_one_item() -> None:
+    decoded = decode_message(b'{"a": 1, "b": "x"}', fmt="json", max_message_bytes=MAX)
+    assert decoded.problem is None
+    assert decoded.items == ({"a": 1, "b": "x"},)
+
+
+@pytest.mark.parametrize(
+    ("raw", "fmt", "expected"),
+    [
+        (b'{"a": 1', "json", "invalid_json"),
+        (b"", "json", "invalid_json"),
+        (b"   ", "json", "invalid_json"),
+        (None, "json", "invalid_json"),
+        (b'{"a": "\xff\xfe"}', "json", "invalid_utf8"),
+        (b"\xc3\x28", "json", "invalid_utf8"),
+        (b"[1, 2]", "json", "not_an_object"),
+        (b'"text"', "json", "not_an_object"),
+        (b"null", "json", "not_an_object"),
+        (b"42", "json_batch", "not_a_list"),
+        (b'"x"', "json_batch", "not_a_list"),
+        (b'{"a": [1, 2], "b": 3}', "json_batch", "not_a_list"),
+        (b'{"a": [1, 2], "b": [3]}', "json_batch", "not_a_list"),
+        (b"[{]", "json_batch", "invalid_json"),
+    ],
+)
+def test_bad_messages_get_their_reason(raw: bytes | None, fmt: str, expected: str) -> None:
+    assert reason(raw, fmt) == expected
+
+
+def test_oversize_is_checked_before_parsing() -> None:
+    raw = orjson.dumps({"x": "a" * 100})
+    assert reason(raw, max_bytes=len(raw)) is None
+    assert reason(raw, max_bytes=len(raw) - 1) == "oversize"
+    problem = decode_message(b"not json at all", fmt="json", max_message_bytes=3).problem
+    assert problem is not None and problem.reason == "oversize" and "max_message_bytes=3" in problem.detail
+
+
+def test_json_batch_array_keeps_items_unchecked() -> None:
+    decoded = decode_message(b'[{"a": 1}, 2, {"a": 3}]', fmt="json_batch", max_message_bytes=MAX)
+    assert decoded.problem is None
+    assert decoded.items == ({"a": 1}, 2, {"a": 3})
+    assert isinstance(RowMapping().apply(decoded.items[1]), RowProblem)
+
+
+def test_json_batch_columnar() -> None:
+    decoded = decode_message(
+        b'{"a": [1, 2, 3], "b": ["x", null, "z"]}', fmt="json_batch", max_message_bytes=MAX
+    )
+    assert decoded.items == ({"a": 1, "b": "x"}, {"a": 2, "b": None}, {"a": 3, "b": "z"})
+    assert decode_message(b"[]", fmt="json_batch", max_message_bytes=MAX).items == ()
+    assert decode_message(b"{}", fmt="json_batch", max_message_bytes=MAX).items == ()
+
+
+def test_unknown_format_is_a_value_error() -> None:
+    with pytest.raises(ValueError, match="format must be one of"):
+        decode_message(b"{}", fmt="csv", max_message_bytes=MAX)  # type: ignore[arg-type]
+
+
+json_scalars = st.none() | st.booleans() | st.integers(-(2**53), 2**53) | st.text(max_size=8)
+json_objects = st.dictionaries(st.text(min_size=1, max_size=6), json_scalars, max_size=6)
+
+
+@given(rows=st.lists(json_objects, max_size=12))
+def test_array_and_columnar_batches_agree(rows: list[dict[str, object]]) -> None:
+    """A batch sent as an array of rows or as columns decodes to the same rows."""
+    keys = sorted({k for r in rows for k in r})
+    full = [{k: r.get(k) for k in keys} for r in rows]
+    as_array = decode_message(orjson.dumps(full), fmt="json_batch", max_message_bytes=MAX)
+    columnar = {k: [r[k] for r in full] for k in keys}
+    as_columns = decode_message(orjson.dumps(columnar), fmt="json_batch", max_message_bytes=MAX)
+    assert as_array.items == tuple(full)
+    if keys:
+        assert as_columns.items == tuple(full)
+
+
+@given(raw=st.binary(max_size=64), fmt=st.sampled_from(["json", "json_batch"]))
+def test_any_bytes_decode_or_get_a_known_reason(raw: bytes, fmt: str) -> None:
+    """Arbitrary bytes never raise: they decode or become a dead letter with a known reason."""
+    decoded = decode_message(raw, fmt=fmt, max_message_bytes=32)  # type: ignore[arg-type]
+    if decoded.problem is None:
+        assert len(raw) <= 32
+    else:
+        assert decoded.items == ()
+        assert decoded.problem.reason in {
+            "oversize",
+            "invalid_utf8",
+            "invalid_json",
+            "not_an_object",
+            "not_a_list",
+        }
+
+
+# --- RowMapping ---------------------------------------------------------------------------------
+
+
+def test_identity_mapping_returns_the_object() -> None:
+    m = RowMapping()
+    assert m.is_identity
+    obj = {"a": 1}
+    assert m.apply(obj) is obj
+    problem = m.apply([1])
+    assert isinstance(problem, RowProblem) and problem.reason == "not_an_object"
+
+
+def test_renames_and_nested_paths() -> None:
+    m = RowMapping(fields={"age": "features.age", "score": "model.out.score", "uid": "user_id"})
+    row = m.apply(
+        {"user_id": 5, "features": {"age": 31, "income": 2}, "model": {"out": {"score": 0.7}}, "y": 1}
+    )
+    assert row == {"y": 1, "age": 31, "score": 0.7, "uid": 5}
+
+
+def test_unresolvable_path_is_a_missing_value_not_a_dead_letter() -> None:
+    m = RowMapping(fields={"age": "features.age"})
+    assert m.apply({"features": 3, "b": 2}) == {"b": 2}
+    assert m.apply({"b": 2}) == {"b": 2}
+
+
+def test_exact_dotted_key_wins() -> None:
+    m = RowMapping(fields={"age": "features.age"})
+    assert m.apply({"features.age": 40, "features": {"age": 31}}) == {"age": 40}
+    assert resolve_path({"a": {"b": {"c": None}}}, "a.b.c") == (True, None)
+
+
+def test_include_unmapped_false_keeps_only_mapped_fields() -> None:
+    m = RowMapping(fields={"age": "features.age"}, include_unmapped=False)
+    assert m.apply({"features": {"age": 31}, "other": 1}) == {"age": 31}
+
+
+@pytest.mark.parametrize("obj", [{"x": 1}, {"id": None, "x": 1}])
+def test_required_field_missing_or_null_is_a_dead_letter(obj: dict[str, object]) -> None:
+    problem = RowMapping(required=("id",)).apply(obj)
+    assert isinstance(problem, RowProblem)
+    assert problem.reason == "missing_field"
+    assert "'id'" in problem.detail
+
+
+def test_event_time_field_is_required_and_normalised() -> None:
+    m = RowMapping(fields={"ts": "meta.time"}, event_time_field="ts")
+    row = m.apply({"meta": {"time": "2026-01-01T01:00:00+01:00"}, "x": 1})
+    assert row == {"x": 1, "ts": datetime(2026, 1, 1, tzinfo=UTC)}
+    missing = m.apply({"x": 1})
+    assert isinstance(missing, RowProblem) and missing.reason == "missing_field"
+    bad = m.apply({"meta": {"time": "soon"}})
+    assert isinstance(bad, RowProblem) and bad.reason == "invalid_event_time" and "'soon'" in bad.detail
+
+
+@pytest.mark.parametrize(
+    "kwargs",
+    [
+        {"fields": {"a": ""}},
+        {"fields": {"a": "x..y"}},
+        {"fields": {"": "x"}},
+        {"required": ("",)},
+        {"event_time_field": ""},
+    ],
+)
+def test_bad_mapping_settings_are_value_errors(kwargs: dict[str, object]) -> None:
+    with pytest.raises(ValueError):
+        RowMapping(**kwargs)  # type: ignore[arg-type]
+
+
+def test_mapping_is_frozen_and_hashable_settings() -> None:
+    m = RowMapping(fields={"a": "b"})
+    with pytest.raises(TypeError):
+        m.fields["c"] = "d"  # type: ignore[index]
+
+
+@given(obj=json_objects)
+def test_mapping_without_paths_keeps_every_key(obj: dict[str, object]) -> None:
+    row = RowMapping(fields={}, required=()).apply(dict(obj))
+    assert row == obj
+
+
+# --- event time ---------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        ("2026-01-01T00:00:00Z", datetime(2026, 1, 1, tzinfo=UTC)),
+        ("2026-01-01 00:00:00", datetime(2026, 1, 1, tzinfo=UTC)),
+        ("2026-01-01", datetime(2026, 1, 1, tzinfo=UTC)),
+        (1767225600, datetime(2026, 1, 1, tzinfo=UTC)),
+        (1767225600.5, datetime(2026, 1, 1, 0, 0, 0, 500000, tzinfo=UTC)),
+        (1767225600000, datetime(2026, 1, 1, tzinfo=UTC)),
+        (datetime(2026, 1, 1, 2, tzinfo=timezone(timedelta(hours=2))), datetime(2026, 1, 1, tzinfo=UTC)),
+        (datetime(2026, 1, 1), datetime(2026, 1, 1, tzinfo=UTC)),
+        (date(2026, 1, 1), datetime(2026, 1, 1, tzinfo=UTC)),
+    ],
+)
+def test_parse_event_time(value: object, expected: datetime) -> None:
+    parsed = parse_event_time(value)
+    assert parsed == expected
+    assert parsed is not None and parsed.tzinfo is UTC
+
+
+@pytest.mark.parametrize("value", [None, True, "", "soon", float("nan"), float("inf"), [1], {"a": 1}, 1e300])
+def test_parse_event_time_rejects_non_timestamps(value: object) -> None:
+    assert parse_event_time(value) is None
+
+
+def test_kafka_timestamp_conversion() -> None:
+    assert timestamp_ms_to_datetime(1767225600123) == datetime(2026, 1, 1, 0, 0, 0, 123000, tzinfo=UTC)
