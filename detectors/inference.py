@@ -1,0 +1,101 @@
+"""Column type inference for profiles: numeric, categorical, datetime or text."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+import numpy as np
+import pandas as pd
+
+ColumnType = Literal["numeric", "categorical", "datetime", "text"]
+COLUMN_TYPES: tuple[ColumnType, ...] = ("numeric", "categorical", "datetime", "text")
+
+_PARSE_SHARE = 0.95          # share of present values that must parse for a type to be chosen
+_MAX_CATEGORICAL_LEVELS = 1000
+_TEXT_UNIQUE_SHARE = 0.5
+
+
+def infer_column_type(values: np.ndarray, *, max_levels: int = _MAX_CATEGORICAL_LEVELS) -> ColumnType:
+    """Infer the monitoring type of one column.
+
+    Rules: booleans are categorical; numbers are numeric, except integer-like columns with at
+    most two distinct values (flags), which are categorical; strings that parse as numbers
+    (at least 95 % of present values) are numeric, as dates are datetime; other strings are
+    categorical unless they look like free text or ids (more than ``max_levels`` distinct
+    values, or more than half of the values distinct), which are skipped as ``text``.
+
+    Examples
+    --------
+    >>> infer_column_type(np.array([1.5, 2.0, 3.25]))
+    'numeric'
+    >>> infer_column_type(np.array(["a", "b", "a", "a"], dtype=object))
+    'categorical'
+    """
+    arr = np.asarray(values)
+    kind = arr.dtype.kind
+    if kind == "b":
+        return "categorical"
+    if kind in "iuf":
+        finite = arr[np.isfinite(arr)] if kind == "f" else arr
+        if finite.size and np.unique(finite[:100_000]).size <= 2 and np.all(finite == np.round(finite)):
+            return "categorical"
+        return "numeric"
+    if kind in "Mm":
+        return "datetime"
+    series = pd.Series(arr, dtype=object)
+    present = series[series.notna() & (series != "")]
+    if present.empty:
+        return "numeric"
+    head = present.iloc[: 200_000]
+    inferred = pd.api.types.infer_dtype(head, skipna=True)
+    if inferred == "boolean":
+        return "categorical"
+    if inferred in ("integer", "floating", "mixed-integer-float", "decimal"):
+        return infer_column_type(pd.to_numeric(head).to_numpy(dtype=np.float64))
+    if inferred in ("datetime", "datetime64", "date"):
+        return "datetime"
+    as_num = pd.to_numeric(head, errors="coerce")
+    if as_num.notna().mean() >= _PARSE_SHARE:
+        return infer_column_type(as_num.dropna().to_numpy(dtype=np.float64))
+    n_unique = head.astype(str).nunique()
+    if inferred in ("string", "mixed") and n_unique > 2 and _looks_like_dates(head):
+        return "datetime"
+    if n_unique > max_levels or (n_unique > 50 and n_unique > _TEXT_UNIQUE_SHARE * len(head)):
+        return "text"
+    return "categorical"
+
+
+def _looks_like_dates(values: pd.Series) -> bool:
+    sample = values.iloc[:500].astype(str)
+    if not sample.str.contains(r"\d{4}-\d{2}-\d{2}|\d{1,2}/\d{1,2}/\d{2,4}", regex=True).mean() >= _PARSE_SHARE:
+        return False
+    parsed = pd.to_datetime(sample, errors="coerce", utc=True, format="mixed")
+    return bool(parsed.notna().mean() >= _PARSE_SHARE)
+
+
+def parse_times(values: np.ndarray) -> np.ndarray:
+    """Event times as float seconds since the Unix epoch (``nan`` where unparseable).
+
+    Numbers are taken as epoch seconds (or milliseconds when above 1e11); strings are
+    ISO 8601 / RFC 3339; naive times are taken as UTC.
+    """
+    arr = np.asarray(values)
+    if arr.dtype.kind in "iuf":
+        out = arr.astype(np.float64)
+        ms = np.abs(out) > 1e11
+        out[ms] = out[ms] / 1000.0
+        return out
+    if arr.dtype.kind == "M":
+        ts = pd.DatetimeIndex(arr)
+    else:
+        series = pd.Series(arr, dtype=object)
+        numeric = pd.to_numeric(series, errors="coerce")
+        if numeric.notna().all() and len(series):
+            return parse_times(numeric.to_numpy(dtype=np.float64))
+        ts = pd.DatetimeIndex(pd.to_datetime(series, errors="coerce", utc=True, format="mixed"))
+    if ts.tz is None:
+        ts = ts.tz_localize("UTC")
+    ns = ts.asi8.astype(np.float64)
+    out = ns / 1e9
+    out[ts.isna()] = np.nan
+    return out

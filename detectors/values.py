@@ -1,0 +1,203 @@
+"""Turning raw column values into numbers or category levels, counting what does not fit.
+
+The only place in :mod:`detectors` that touches pandas: ``pandas.factorize`` and
+``pandas.to_numeric`` are the vectorised hash and parse loops we need for categorical
+levels and for numeric columns that arrive as strings (CSV, JSON with mixed types).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class NumericValues:
+    """A column parsed as numbers.
+
+    ``values`` is float64 with ``nan`` where the value is missing, not a number, or not finite.
+    ``missing`` counts absent values (None/NaN/empty), ``type_mismatch`` values present but not
+    numbers (e.g. ``"abc"``), ``non_finite`` values that are +/-inf.
+    """
+
+    values: np.ndarray
+    missing: int
+    type_mismatch: int
+    non_finite: int
+
+
+def _is_missing_object(arr: np.ndarray) -> np.ndarray:
+    return np.asarray(pd.isna(arr), dtype=bool)
+
+
+def parse_numeric(raw: np.ndarray | list[object]) -> NumericValues:
+    """Parse a column to float64, counting missing, mismatched and non-finite values.
+
+    Examples
+    --------
+    >>> r = parse_numeric(np.array([1, "2.5", None, "abc", float("inf")], dtype=object))
+    >>> r.values.tolist()[:2], r.missing, r.type_mismatch, r.non_finite
+    ([1.0, 2.5], 1, 1, 1)
+    """
+    arr = np.asarray(raw) if not isinstance(raw, np.ndarray) else raw
+    kind = arr.dtype.kind
+    if kind in "iub":
+        vals = arr.astype(np.float64)
+        return NumericValues(values=vals, missing=0, type_mismatch=0, non_finite=0)
+    if kind == "f":
+        vals = arr.astype(np.float64, copy=True)
+        nan = np.isnan(vals)
+        inf = np.isinf(vals)
+        if inf.any():
+            vals[inf] = np.nan
+        return NumericValues(values=vals, missing=int(nan.sum()), type_mismatch=0, non_finite=int(inf.sum()))
+    if kind == "M" or kind == "m":
+        vals = np.full(arr.shape, np.nan)
+        return NumericValues(values=vals, missing=0, type_mismatch=int(arr.size), non_finite=0)
+    obj = arr.astype(object, copy=False)
+    missing_mask = _is_missing_object(obj) | (obj == "")
+    inferred = pd.api.types.infer_dtype(obj, skipna=True)
+    if inferred == "boolean" or inferred == "mixed":
+        # Booleans in a numeric column count as 0/1 (pandas.to_numeric refuses them).
+        bools = np.fromiter((isinstance(v, (bool, np.bool_)) for v in obj), bool, obj.size)
+        if bools.any():
+            obj = obj.copy()
+            obj[bools] = obj[bools].astype(int)
+    parsed = pd.to_numeric(pd.Series(obj, dtype=object), errors="coerce").to_numpy(
+        dtype=np.float64, na_value=np.nan
+    )
+    bad = np.isnan(parsed) & ~missing_mask
+    inf = np.isinf(parsed)
+    if inf.any():
+        parsed[inf] = np.nan
+    return NumericValues(
+        values=parsed, missing=int(missing_mask.sum()), type_mismatch=int(bad.sum()), non_finite=int(inf.sum())
+    )
+
+
+def _format_number(v: float) -> str:
+    if v == int(v) and abs(v) < 1e15:
+        return str(int(v))
+    return repr(float(v))
+
+
+def normalize_levels(raw: np.ndarray | list[object]) -> np.ndarray:
+    """Category level keys as an object array of ``str``, ``None`` where missing.
+
+    Numbers that are integers print without a decimal point, so ``1``, ``1.0`` and ``"1"``
+    are one level; booleans are ``"true"``/``"false"``.
+
+    Examples
+    --------
+    >>> normalize_levels(np.array([1.0, 2.5, None, True, "x"], dtype=object)).tolist()
+    ['1', '2.5', None, 'true', 'x']
+    """
+    arr = np.asarray(raw) if not isinstance(raw, np.ndarray) else raw
+    kind = arr.dtype.kind
+    if kind == "b":
+        return np.where(arr, "true", "false").astype(object)
+    if kind in "iu":
+        return arr.astype(str).astype(object)
+    if kind == "f":
+        out = np.empty(arr.shape, dtype=object)
+        nan = np.isnan(arr)
+        integral = ~nan & np.isfinite(arr) & (arr == np.round(arr)) & (np.abs(arr) < 1e15)
+        out[integral] = arr[integral].astype(np.int64).astype(str)
+        rest = ~nan & ~integral
+        if rest.any():
+            out[rest] = [repr(float(x)) for x in arr[rest]]
+        out[nan] = None
+        return out
+    if kind in "US":
+        out = arr.astype(object)
+        out[arr == ""] = None
+        return out
+    obj = arr.astype(object, copy=False)
+    missing = _is_missing_object(obj)
+    if pd.api.types.infer_dtype(obj, skipna=True) == "string":
+        out = obj.copy()
+        out[missing] = None
+        out[out == ""] = None
+        return out
+    out = np.empty(obj.shape, dtype=object)
+    for i, v in enumerate(obj):
+        if missing[i] or v == "":
+            out[i] = None
+        elif isinstance(v, (bool, np.bool_)):
+            out[i] = "true" if v else "false"
+        elif isinstance(v, (int, np.integer)):
+            out[i] = str(int(v))
+        elif isinstance(v, (float, np.floating)):
+            out[i] = _format_number(float(v)) if np.isfinite(v) else repr(float(v))
+        else:
+            out[i] = str(v)
+    return out
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class LevelCodes:
+    """Codes of normalised levels against a fixed level list.
+
+    ``codes[i]`` is the level index, ``len(levels)`` for a present value outside the list
+    ("other"), and ``-1`` for a missing value.
+    """
+
+    codes: np.ndarray
+    missing: int
+
+
+def encode_levels(levels_in_order: tuple[str, ...], normalized: np.ndarray) -> LevelCodes:
+    """Map normalised level keys to indices of ``levels_in_order`` (vectorised hash lookup)."""
+    n_levels = len(levels_in_order)
+    missing_mask = _is_missing_object(normalized)
+    if normalized.size == 0:
+        return LevelCodes(codes=np.empty(0, dtype=np.int64), missing=0)
+    cat = pd.Categorical(normalized, categories=list(levels_in_order)) if n_levels else None
+    if cat is None:
+        codes = np.full(normalized.size, n_levels, dtype=np.int64)
+    else:
+        codes = np.asarray(cat.codes, dtype=np.int64)
+        codes[codes < 0] = n_levels
+    codes[missing_mask] = -1
+    return LevelCodes(codes=codes, missing=int(missing_mask.sum()))
+
+
+_FNV_PRIME = np.uint64(0x100000001B3)
+
+
+def hash_rows(columns: list[np.ndarray], n_rows: int) -> np.ndarray:
+    """A 64-bit hash per row over the given columns (equal rows hash equal)."""
+    h = np.full(n_rows, np.uint64(0xCBF29CE484222325), dtype=np.uint64)
+    with np.errstate(over="ignore"):
+        for col in columns:
+            arr = col if col.dtype.kind != "O" else col.astype(object)
+            ch = pd.util.hash_array(arr, categorize=False) if arr.size else np.empty(0, np.uint64)
+            h = (h ^ ch.astype(np.uint64)) * _FNV_PRIME
+    return h
+
+
+def mix_row_numbers(row_numbers: np.ndarray, seed: int) -> np.ndarray:
+    """Deterministic pseudo-random 64-bit keys from row numbers (splitmix64 finaliser).
+
+    The same row number and seed always give the same key, so a bottom-k sample chosen by
+    these keys is identical however a stream is split into chunks or partial windows.
+    """
+    with np.errstate(over="ignore"):
+        z = row_numbers.astype(np.uint64) + np.uint64((seed * 0x9E3779B97F4A7C15) & 0xFFFFFFFFFFFFFFFF)
+        z = z + np.uint64(0x9E3779B97F4A7C15)
+        z = (z ^ (z >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
+        z = (z ^ (z >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
+        return z ^ (z >> np.uint64(31))
+
+
+def level_counts(normalized: np.ndarray) -> list[tuple[str, int]]:
+    """Counts of present level keys, most frequent first (ties by level)."""
+    series = pd.Series(normalized, dtype=object).dropna()
+    if series.empty:
+        return []
+    vc = series.astype(str).value_counts(sort=False)
+    pairs = [(str(k), int(c)) for k, c in vc.items()]
+    pairs.sort(key=lambda t: (-t[1], t[0]))
+    return pairs
