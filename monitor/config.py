@@ -40,8 +40,6 @@ from monitor.durations import (
 __all__ = [
     "ALERT_KINDS",
     "AlertKind",
-    "AlertOverride",
-    "AlertRule",
     "AlertsConfig",
     "ConfigError",
     "ConfigProblem",
@@ -300,6 +298,7 @@ class KafkaSourceConfig:
     ssl_cafile: Path | None = None
     max_message_bytes: int = 1024 * 1024
     fields: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
+    include_unmapped: bool = True
     timestamp_field: str | None = None
     dead_letter_topic: str | None = None
 
@@ -375,6 +374,7 @@ class DetectorsConfig:
     thresholds: Mapping[str, float] = field(default_factory=lambda: MappingProxyType({}))
     drift_rule: DriftRule = "any"
     drift_share: float = 0.5
+    concept: str | None = "adwin"
     quality: QualityConfig = QualityConfig()
 
 
@@ -394,69 +394,40 @@ class MonitorConfig:
     expected_rows_per_window: int | None = None
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class AlertRule:
-    """The effective alert policy of one alert kind (see :meth:`AlertsConfig.rule_for`)."""
-
-    consecutive_windows: int
-    repeat_interval: timedelta
-    send_resolved: bool
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class AlertOverride:
-    """``[alerts.overrides.<kind>]``: per-kind changes to the global alert policy."""
-
-    consecutive_windows: int | None = None
-    repeat_interval: timedelta | None = None
-    send_resolved: bool | None = None
+EPOCH: Final = datetime(1970, 1, 1, tzinfo=UTC)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class SilenceConfig:
-    """``[[alerts.silences]]``: alerts matching every given field are not sent."""
+    """``[[alerts.silences]]``: mute alerts matching all three glob patterns until ``expires_at``.
 
-    monitor: str | None = None
-    kind: AlertKind | None = None
-    subject: str | None = None
-    until: datetime | None = None
+    Patterns use :func:`fnmatch.fnmatchcase` syntax (``*``, ``?``, ``[ab]``), as
+    ``alerts.Silence`` does; ``subject`` matches a full subject (``income:missing_rate``) or a column.
+    """
+
+    monitor: str = "*"
+    kind: str = "*"
+    subject: str = "*"
+    starts_at: datetime = EPOCH
+    expires_at: datetime
     comment: str = ""
-
-    def matches(self, *, monitor: str, kind: str, subjects: Iterable[str], now: datetime) -> bool:
-        """Whether an alert of ``monitor``/``kind`` about ``subjects`` is silenced at ``now``."""
-        if self.until is not None and now >= self.until:
-            return False
-        if self.monitor is not None and self.monitor != monitor:
-            return False
-        if self.kind is not None and self.kind != kind:
-            return False
-        return self.subject is None or self.subject in set(subjects)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class AlertsConfig:
-    """``[alerts]``: when a flagged window becomes a notification."""
+    """``[alerts]``: when a flagged window becomes a notification, and how long delivery is retried."""
 
     consecutive_windows: int = 2
+    consecutive_windows_by_kind: Mapping[AlertKind, int] = field(default_factory=lambda: MappingProxyType({}))
+    resolve_windows: int = 2
     repeat_interval: timedelta = timedelta(hours=4)
     send_resolved: bool = True
-    overrides: Mapping[AlertKind, AlertOverride] = field(default_factory=lambda: MappingProxyType({}))
+    give_up_after: timedelta = timedelta(days=1)
     silences: tuple[SilenceConfig, ...] = ()
 
-    def rule_for(self, kind: AlertKind) -> AlertRule:
-        """Return the policy of ``kind``: the global settings with its override applied."""
-        override = self.overrides.get(kind, AlertOverride())
-        return AlertRule(
-            consecutive_windows=(
-                self.consecutive_windows
-                if override.consecutive_windows is None
-                else override.consecutive_windows
-            ),
-            repeat_interval=(
-                self.repeat_interval if override.repeat_interval is None else override.repeat_interval
-            ),
-            send_resolved=self.send_resolved if override.send_resolved is None else override.send_resolved,
-        )
+    def windows_to_fire(self, kind: AlertKind) -> int:
+        """Flagged windows in a row needed before an alert of ``kind`` fires."""
+        return self.consecutive_windows_by_kind.get(kind, self.consecutive_windows)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -484,6 +455,7 @@ class SlackSinkConfig:
     min_severity: Severity = "warning"
     kinds: tuple[AlertKind, ...] = ALERT_KINDS
     timeout: timedelta = timedelta(seconds=10)
+    plot: bool = True
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -906,6 +878,7 @@ class _Reader:
                 "ssl_cafile",
                 "max_message_bytes",
                 "fields",
+                "include_unmapped",
                 "timestamp_field",
                 "dead_letter_topic",
             ),
@@ -952,6 +925,7 @@ class _Reader:
             ssl_cafile=cafile,
             max_message_bytes=t.size("max_message_bytes", default=1024 * 1024),
             fields=MappingProxyType(t.string_map("fields")),
+            include_unmapped=t.boolean("include_unmapped", default=True),
             timestamp_field=t.string("timestamp_field", default=None, nonempty=True),
             dead_letter_topic=t.string("dead_letter_topic", default=None, nonempty=True),
         )
@@ -1047,6 +1021,7 @@ class _Reader:
                 "min_severity",
                 "kinds",
                 "timeout",
+                "plot",
             ),
         )
         t.get("kind")
@@ -1075,6 +1050,7 @@ class _Reader:
             min_severity=t.severity(),
             kinds=t.alert_kinds(),
             timeout=t.duration("timeout", default=timedelta(seconds=10), positive=True),
+            plot=t.boolean("plot", default=True),
         )
 
     def read_webhook_sink(self, key: str, name: str, raw: dict[str, Any]) -> WebhookSinkConfig:
@@ -1255,7 +1231,15 @@ class _Reader:
         t = self.table(
             key,
             raw,
-            ("expected_false_alarms", "methods", "thresholds", "drift_rule", "drift_share", "quality"),
+            (
+                "expected_false_alarms",
+                "methods",
+                "thresholds",
+                "drift_rule",
+                "drift_share",
+                "concept",
+                "quality",
+            ),
         )
         if not t.valid:
             return DetectorsConfig()
@@ -1278,8 +1262,22 @@ class _Reader:
             thresholds=MappingProxyType(thresholds),
             drift_rule=rule,
             drift_share=share,
+            concept=self.read_concept(t),
             quality=self.read_quality(f"{key}.quality", t.get("quality")),
         )
+
+    def read_concept(self, t: _Table) -> str | None:
+        value = t.string("concept", default="adwin", nonempty=True)
+        if value is None or value == "none":
+            return None
+        known = _known_streaming_detectors()
+        if known is not None and value not in known:
+            t.problem(
+                "concept",
+                f"unknown change detector {_show(value)}; available: {', '.join(sorted(known))}, none",
+            )
+            return "adwin"
+        return value
 
     def read_quality(self, key: str, raw: object) -> QualityConfig:
         if raw is _MISSING:
@@ -1306,40 +1304,31 @@ class _Reader:
         t = self.table(
             "alerts",
             raw,
-            ("consecutive_windows", "repeat_interval", "send_resolved", "overrides", "silences"),
+            (
+                "consecutive_windows",
+                "consecutive_windows_by_kind",
+                "resolve_windows",
+                "repeat_interval",
+                "send_resolved",
+                "give_up_after",
+                "silences",
+            ),
         )
-        overrides: dict[AlertKind, AlertOverride] = {}
-        raw_overrides = t.get("overrides")
-        if raw_overrides is not _MISSING:
-            if not isinstance(raw_overrides, dict):
-                t.problem("overrides", f"must be a table keyed by alert kind, got {_show(raw_overrides)}")
-            else:
-                for kind, item in raw_overrides.items():
-                    okey = f"alerts.overrides.{kind}"
-                    if kind not in ALERT_KINDS:
-                        self.problem(okey, f"unknown alert kind; one of {_choices(ALERT_KINDS)}")
-                        continue
-                    o = self.table(okey, item, ("consecutive_windows", "repeat_interval", "send_resolved"))
-                    if not o.valid:
-                        continue
-                    overrides[cast(AlertKind, kind)] = AlertOverride(
-                        consecutive_windows=(
-                            o.integer("consecutive_windows", default=1, minimum=1)
-                            if o.has("consecutive_windows")
-                            else None
-                        ),
-                        repeat_interval=o.duration("repeat_interval", default=None, positive=True),
-                        send_resolved=(
-                            o.boolean("send_resolved", default=True) if o.has("send_resolved") else None
-                        ),
-                    )
-        silences = self.read_silences(t.get("silences"), {m.name for m in monitors})
+        by_kind: dict[AlertKind, int] = {}
+        raw_by_kind = t.get("consecutive_windows_by_kind")
+        if raw_by_kind is not _MISSING:
+            k = self.table("alerts.consecutive_windows_by_kind", raw_by_kind, ALERT_KINDS)
+            for kind in ALERT_KINDS:
+                if k.has(kind):
+                    by_kind[kind] = k.integer(kind, default=1, minimum=1)
         return AlertsConfig(
             consecutive_windows=t.integer("consecutive_windows", default=2, minimum=1),
+            consecutive_windows_by_kind=MappingProxyType(by_kind),
+            resolve_windows=t.integer("resolve_windows", default=2, minimum=1),
             repeat_interval=t.duration("repeat_interval", default=timedelta(hours=4), positive=True),
             send_resolved=t.boolean("send_resolved", default=True),
-            overrides=MappingProxyType(overrides),
-            silences=silences,
+            give_up_after=t.duration("give_up_after", default=timedelta(days=1), positive=True),
+            silences=self.read_silences(t.get("silences"), {m.name for m in monitors}),
         )
 
     def read_silences(self, raw: object, monitor_names: set[str]) -> tuple[SilenceConfig, ...]:
@@ -1353,29 +1342,42 @@ class _Reader:
         silences: list[SilenceConfig] = []
         for index, item in enumerate(raw):
             key = f"alerts.silences[{index}]"
-            t = self.table(key, item, ("monitor", "kind", "subject", "until", "comment"))
+            t = self.table(key, item, ("monitor", "kind", "subject", "starts_at", "expires_at", "comment"))
             if not t.valid:
                 continue
-            monitor = t.string("monitor", default=None, nonempty=True)
-            if monitor is not None and monitor not in monitor_names:
+            monitor = t.string("monitor", default="*", nonempty=True) or "*"
+            if not _is_glob(monitor) and monitor not in monitor_names:
                 t.problem(
                     "monitor",
-                    f"unknown monitor {_show(monitor)}; defined: {', '.join(sorted(monitor_names)) or 'none'}",
+                    f"unknown monitor {_show(monitor)}; defined: {', '.join(sorted(monitor_names)) or 'none'}"
+                    ' (or a glob pattern such as "fraud-*")',
                 )
-            kind = t.choice("kind", ALERT_KINDS, default=None)
-            subject = t.string("subject", default=None, nonempty=True)
-            if monitor is None and kind is None and subject is None and t.ok("monitor"):
-                self.problem(key, "a silence needs at least one of monitor, kind, subject")
+            kind = t.string("kind", default="*", nonempty=True) or "*"
+            if not _is_glob(kind) and kind not in ALERT_KINDS:
+                t.problem(
+                    "kind", f"must be one of {_choices(ALERT_KINDS)} or a glob pattern, got {_show(kind)}"
+                )
+            starts_at = t.timestamp("starts_at") or EPOCH
+            expires_at = t.timestamp("expires_at")
+            if expires_at is None and t.ok("expires_at"):
+                t.problem("expires_at", "required: when the silence ends, e.g. 2026-01-31T18:00:00Z")
+            elif expires_at is not None and expires_at <= starts_at:
+                t.problem("expires_at", f"must be after starts_at, got {_format_datetime(expires_at)}")
             silences.append(
                 SilenceConfig(
                     monitor=monitor,
-                    kind=cast(AlertKind | None, kind),
-                    subject=subject,
-                    until=t.timestamp("until"),
+                    kind=kind,
+                    subject=t.string("subject", default="*", nonempty=True) or "*",
+                    starts_at=starts_at,
+                    expires_at=expires_at or EPOCH,
                     comment=t.string("comment", default="") or "",
                 )
             )
         return tuple(silences)
+
+
+def _is_glob(pattern: str) -> bool:
+    return any(char in pattern for char in "*?[")
 
 
 def _names(named: Mapping[str, object]) -> str:
@@ -1385,10 +1387,22 @@ def _names(named: Mapping[str, object]) -> str:
 def _known_methods() -> frozenset[str] | None:
     """The drift-test names of the detectors registry, or ``None`` when it is not available."""
     try:
-        import detectors
+        from detectors import drift
     except ImportError:  # pragma: no cover - detectors is part of this distribution
         return None
-    registry = getattr(detectors, "DRIFT_TESTS", None)
+    registry = getattr(drift, "DRIFT_TESTS", None)
+    if not isinstance(registry, Mapping) or not registry:
+        return None
+    return frozenset(str(name) for name in registry)
+
+
+def _known_streaming_detectors() -> frozenset[str] | None:
+    """The streaming change-detector names, or ``None`` when the registry is not available."""
+    try:
+        from detectors import streaming
+    except ImportError:  # pragma: no cover - detectors is part of this distribution
+        return None
+    registry = getattr(streaming, "STREAMING_DETECTORS", None)
     if not isinstance(registry, Mapping) or not registry:
         return None
     return frozenset(str(name) for name in registry)
