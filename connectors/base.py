@@ -35,12 +35,21 @@ class Batch:
     ``rows`` are flat mappings of field name to value (after the source's field mapping);
     ``checkpoint`` is the position after the last message of the batch (cumulative, not a delta);
     ``end_of_data`` is true when a finite source (a file with ``at_end = "exit"``) has no more rows.
+    File sources may deliver ``columns`` (name -> numpy array, ``n_columnar_rows`` long) instead
+    of row dicts, which is much cheaper; a batch carries one form or the other.
     """
 
     rows: list[dict[str, Any]] = field(default_factory=list)
     dead_letters: list[DeadLetter] = field(default_factory=list)
     checkpoint: Checkpoint | None = None
     end_of_data: bool = False
+    columns: Mapping[str, Any] | None = None   # optional column-wise rows (name -> array), instead of ``rows``
+    n_columnar_rows: int = 0                   # number of rows in ``columns``
+    malformed_rows: int = 0                    # rows of a file that could not be parsed (counted, not dead letters)
+
+    @property
+    def n_rows(self) -> int:
+        return len(self.rows) + self.n_columnar_rows
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
