@@ -119,8 +119,12 @@ class RowMapping:
         """True when :meth:`apply` returns objects unchanged (after the object check)."""
         return not self._paths and not self._required and self.include_unmapped
 
-    def apply(self, item: Any) -> dict[str, Any] | RowProblem:
+    def apply(self, item: Any, *, event_time: datetime | None = None) -> dict[str, Any] | RowProblem:
         """Map one decoded item to a row, or say why it cannot be one.
+
+        ``item`` may be reused as the row and modified in place (it is a freshly decoded object).
+        ``event_time``, when given, is written to :attr:`event_time_field` (the Kafka message
+        timestamp, for example) instead of reading it from the item.
 
         Examples
         --------
@@ -143,6 +147,8 @@ class RowMapping:
                     row[out] = value
         else:
             row = item if self.include_unmapped else {}
+        if event_time is not None and self.event_time_field is not None:
+            row[self.event_time_field] = event_time
         for name in self._required:
             if row.get(name) is None:
                 return RowProblem(
