@@ -287,10 +287,15 @@ class MonitorState:
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class MonitorTotals:
-    """Durable counters of a monitor: rows in evaluated windows and windows evaluated."""
+    """Durable counters of a monitor.
+
+    ``rows`` counts rows in evaluated windows, ``windows_evaluated`` the windows, and
+    ``rows_received`` every row the monitor received (its ``next_row``, open window included).
+    """
 
     rows: int = 0
     windows_evaluated: int = 0
+    rows_received: int = 0
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -656,33 +661,45 @@ class Store:
         return None if value is None else dict(value)
 
     def monitor_totals(self, monitor: str) -> MonitorTotals:
-        """Rows in evaluated windows and windows evaluated, since the store was created."""
-        state = self.load_monitor_state(monitor)
-        if state is None:
-            return MonitorTotals()
-        return MonitorTotals(rows=state.rows_total, windows_evaluated=state.windows_evaluated)
+        """Durable counters of ``monitor`` since the store was created (zeros before its first commit)."""
+        return self._monitor_totals(monitor).get(monitor, MonitorTotals())
 
-    def source_totals(self, source: str) -> SourceTotals:
-        """Rows read and dead letters of ``source``, since the store was created."""
-        state = schema.source_state
+    def _monitor_totals(self, monitor: str | None) -> dict[str, MonitorTotals]:
+        state = schema.monitor_state
+        query = select(state.c.monitor, state.c.rows_total, state.c.windows_evaluated, state.c.next_row)
+        if monitor is not None:
+            query = query.where(state.c.monitor == monitor)
         with self._read() as connection:
-            row = connection.execute(
-                select(state.c.rows_total, state.c.dead_letters_total).where(state.c.source == source)
-            ).first()
-        if row is None:
-            return SourceTotals()
-        return SourceTotals(rows=int(row.rows_total), dead_letters=int(row.dead_letters_total))
+            return {
+                row.monitor: MonitorTotals(
+                    rows=int(row.rows_total),
+                    windows_evaluated=int(row.windows_evaluated),
+                    rows_received=int(row.next_row),
+                )
+                for row in connection.execute(query)
+            }
 
     def all_monitor_totals(self) -> dict[str, MonitorTotals]:
         """Totals of every monitor with a stored state (for seeding metrics)."""
-        state = schema.monitor_state
+        return self._monitor_totals(None)
+
+    def source_totals(self, source: str) -> SourceTotals:
+        """Rows read and dead letters of ``source``, since the store was created."""
+        return self._source_totals(source).get(source, SourceTotals())
+
+    def all_source_totals(self) -> dict[str, SourceTotals]:
+        """Totals of every source with a stored state (for seeding metrics)."""
+        return self._source_totals(None)
+
+    def _source_totals(self, source: str | None) -> dict[str, SourceTotals]:
+        state = schema.source_state
+        query = select(state.c.source, state.c.rows_total, state.c.dead_letters_total)
+        if source is not None:
+            query = query.where(state.c.source == source)
         with self._read() as connection:
-            rows = connection.execute(select(state.c.monitor, state.c.rows_total, state.c.windows_evaluated))
             return {
-                row.monitor: MonitorTotals(
-                    rows=int(row.rows_total), windows_evaluated=int(row.windows_evaluated)
-                )
-                for row in rows
+                row.source: SourceTotals(rows=int(row.rows_total), dead_letters=int(row.dead_letters_total))
+                for row in connection.execute(query)
             }
 
     # ---------------------------------------------------------------- results
