@@ -1686,7 +1686,7 @@ class _Table:
 
     def alert_kinds(self) -> tuple[AlertKind, ...]:
         kinds = self.string_list("kinds", default=ALERT_KINDS, choices=ALERT_KINDS)
-        if not kinds and self.ok("kinds"):
+        if self.get("kinds") == []:
             self.problem("kinds", f"must list at least one of {_choices(ALERT_KINDS)}")
             return ALERT_KINDS
         return cast(tuple[AlertKind, ...], kinds)
