@@ -80,8 +80,10 @@ class KSWIN(StreamingDetector[KSWINState]):
     Every update is a test on overlapping windows, so the per-test level must be
     tiny. River's defaults (``alpha=0.005, window_size=100, stat_size=30``) raise about
     1300 false alarms per million drift-free values; ours
-    (``alpha=1e-9, window_size=600, stat_size=200``) raised none in 1M values, and a
-    1-sigma shift is caught after about 100 values.
+    (``alpha=1e-9, window_size=600, stat_size=200``) raised none in 1M drift-free
+    N(0, 1) values (nor in 100k Bernoulli values), and a 1-sigma mean shift is
+    caught after about 140 values (median over 20 seeds; none missed). River's KSWIN
+    costs about 360 us per value (a full ``ks_2samp`` each time), ours about 45 us.
 
     Differences from River: the sample of the old part comes from a
     ``numpy.random.Generator`` (River uses ``random.Random``), so detection points
