@@ -800,3 +800,37 @@ def test_shipped_config_runs_the_demo(tmp_path: Path) -> None:
     assert monitor.window == RowWindow(rows=5000)
     assert monitor.routes == ("console",)
     assert config.sinks["console"] == LogSinkConfig(name="console")
+
+
+# ---- the documentation -------------------------------------------------------------------------------
+
+
+def test_documented_complete_example_parses(tmp_path: Path) -> None:
+    docs = (REPO / "docs" / "config.md").read_text()
+    example = docs.split("## Complete example", 1)[1].split("```toml\n", 1)[1].split("```", 1)[0]
+    etc = make_tree(tmp_path / "etc")
+    (etc / "profiles").mkdir()
+    (etc / "profiles" / "credit.json").write_text("{}")
+    (etc / "kafka-ca.pem").write_text("")
+    text = example.replace("/etc/driftwarden/", f"{etc}/").replace("/var/lib/driftwarden/", f"{tmp_path}/")
+    config = load_config(write(tmp_path, text), {**ENV, "SLACK_BOT_TOKEN": SLACK_TOKEN})
+    assert config.monitor("credit").replicas == 3
+
+
+def test_every_key_is_documented() -> None:
+    import dataclasses
+
+    import monitor.config as module
+
+    docs = (REPO / "docs" / "config.md").read_text()
+    derived = {"name", "path", "url", "token", "webhook_url", "secret", "sasl_password"}
+    missing = []
+    for cls_name in module.__all__:
+        cls = getattr(module, cls_name)
+        if cls_name in ("ConfigProblem", "DriftwardenConfig"):
+            continue
+        if isinstance(cls, type) and dataclasses.is_dataclass(cls):
+            for item in dataclasses.fields(cls):
+                if item.name not in derived and f"`{item.name}`" not in docs:
+                    missing.append(f"{cls_name}.{item.name}")
+    assert missing == []
