@@ -9,6 +9,7 @@ all of a step or none of it, and the source is re-read from the stored checkpoin
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import logging
@@ -19,7 +20,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, ParamSpec, Protocol, TypeVar
 
 from sqlalchemy import (
     Connection,
@@ -44,6 +45,9 @@ from monitor import schema
 from monitor.migrations import migrate
 
 logger = logging.getLogger(__name__)
+
+P = ParamSpec("P")
+R = TypeVar("R")
 
 __all__ = [
     "MAX_RAW_BYTES",
@@ -103,6 +107,19 @@ class DeadLetterLike(Protocol):
 
     @property
     def raw(self) -> bytes | None: ...
+
+
+def _store_errors(method: Callable[P, R]) -> Callable[P, R]:
+    """Re-raise SQLAlchemy failures of a public method as :class:`StoreError` naming the method."""
+
+    @functools.wraps(method)
+    def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
+        try:
+            return method(*args, **kwargs)
+        except SQLAlchemyError as exc:
+            raise StoreError(f"store {method.__name__} failed: {exc}") from exc
+
+    return wrapper
 
 
 def _parse_time(value: Any, what: str) -> datetime | None:
@@ -636,6 +653,7 @@ class Store:
 
     # ---------------------------------------------------------------- state
 
+    @_store_errors
     def load_monitor_state(self, monitor: str) -> MonitorState | None:
         """Return the monitor's durable state, ``None`` before its first commit."""
         state = schema.monitor_state
@@ -653,6 +671,7 @@ class Store:
             updated_at=row.updated_at,
         )
 
+    @_store_errors
     def load_source_checkpoint(self, source: str) -> dict[str, Any] | None:
         """Return the source's stored checkpoint, ``None`` when none was stored."""
         state = schema.source_state
@@ -660,6 +679,7 @@ class Store:
             value = connection.execute(select(state.c.checkpoint).where(state.c.source == source)).scalar()
         return None if value is None else dict(value)
 
+    @_store_errors
     def monitor_totals(self, monitor: str) -> MonitorTotals:
         """Durable counters of ``monitor`` since the store was created (zeros before its first commit)."""
         return self._monitor_totals(monitor).get(monitor, MonitorTotals())
@@ -679,14 +699,17 @@ class Store:
                 for row in connection.execute(query)
             }
 
+    @_store_errors
     def all_monitor_totals(self) -> dict[str, MonitorTotals]:
         """Totals of every monitor with a stored state (for seeding metrics)."""
         return self._monitor_totals(None)
 
+    @_store_errors
     def source_totals(self, source: str) -> SourceTotals:
         """Rows read and dead letters of ``source``, since the store was created."""
         return self._source_totals(source).get(source, SourceTotals())
 
+    @_store_errors
     def all_source_totals(self) -> dict[str, SourceTotals]:
         """Totals of every source with a stored state (for seeding metrics)."""
         return self._source_totals(None)
@@ -709,6 +732,7 @@ class Store:
         if isinstance(limit, bool) or not isinstance(limit, int) or not 1 <= limit <= MAX_RESULTS_LIMIT:
             raise ValueError(f"limit must be an integer in [1, {MAX_RESULTS_LIMIT}], got {limit!r}")
 
+    @_store_errors
     def results(self, monitor: str, since: int = 0, limit: int = 100) -> list[dict[str, Any]]:
         """Stored result dicts of ``monitor`` with window index >= ``since``, oldest first.
 
@@ -730,6 +754,7 @@ class Store:
             ).scalars()
             return [json.loads(value) for value in texts]
 
+    @_store_errors
     def last_result(self, monitor: str) -> dict[str, Any] | None:
         """The result of the monitor's newest window, ``None`` when it has none."""
         table = schema.window_results
@@ -744,6 +769,7 @@ class Store:
 
     # ---------------------------------------------------------------- dead letters
 
+    @_store_errors
     def dead_letters(self, source: str | None = None, limit: int = 100) -> list[StoredDeadLetter]:
         """Stored dead letters, newest first, optionally of one source."""
         self._check_limit(limit)
@@ -766,6 +792,7 @@ class Store:
                 for row in connection.execute(query)
             ]
 
+    @_store_errors
     def dead_letter_counts(self) -> dict[tuple[str, str], int]:
         """Durable dead-letter totals by ``(source, reason)`` (kept across retention)."""
         table = schema.dead_letter_totals
@@ -775,6 +802,7 @@ class Store:
 
     # ---------------------------------------------------------------- profiles
 
+    @_store_errors
     def save_profile(
         self, monitor: str, profile: Mapping[str, Any], *, now: datetime | None = None
     ) -> StoredProfile:
@@ -814,6 +842,7 @@ class Store:
             monitor=monitor, version=version, digest=digest, profile=json.loads(text_json), created_at=stamp
         )
 
+    @_store_errors
     def latest_profile(self, monitor: str) -> StoredProfile | None:
         """The monitor's newest stored profile, ``None`` when it has none."""
         table = schema.profiles
@@ -833,6 +862,7 @@ class Store:
 
     # ---------------------------------------------------------------- scale-out
 
+    @_store_errors
     def acquire_lease(self, name: str, holder: str, ttl_s: float, now: datetime) -> bool:
         """Take or renew the lease ``name`` for ``ttl_s`` seconds; atomic across processes.
 
@@ -859,6 +889,7 @@ class Store:
             )
             return created.first() is not None
 
+    @_store_errors
     def release_lease(self, name: str, holder: str) -> bool:
         """Give the lease up if ``holder`` holds it; return whether it did."""
         table = schema.leases
@@ -866,6 +897,7 @@ class Store:
             result = connection.execute(delete(table).where(table.c.name == name, table.c.holder == holder))
             return result.rowcount == 1
 
+    @_store_errors
     def lease_holder(self, name: str, now: datetime) -> str | None:
         """The current (unexpired) holder of lease ``name``, or ``None``."""
         table = schema.leases
@@ -913,11 +945,13 @@ class Store:
             delete(partials).where(partials.c.monitor == monitor, partials.c.window_key.in_(list(keys)))
         )
 
+    @_store_errors
     def save_partial(self, partial: PartialWindow, *, now: datetime | None = None) -> None:
         """Upsert one replica's sketch of a window (prefer ``ProgressUpdate.partials`` with a checkpoint)."""
         with self._write() as connection:
             self._upsert_partial(connection, partial, now if now is not None else self._clock())
 
+    @_store_errors
     def load_partials(self, monitor: str, window_key: str) -> tuple[PartialWindow, ...]:
         """All replicas' sketches of one window, ordered by replica."""
         table = schema.partial_windows
@@ -938,6 +972,7 @@ class Store:
                 for row in rows
             )
 
+    @_store_errors
     def pending_windows(self, monitor: str) -> tuple[str, ...]:
         """Window keys with partial sketches that are not evaluated yet, sorted."""
         partials = schema.partial_windows
@@ -957,6 +992,7 @@ class Store:
         with self._read() as connection:
             return tuple(connection.execute(query).scalars())
 
+    @_store_errors
     def mark_evaluated(self, monitor: str, window_key: str, *, now: datetime | None = None) -> bool:
         """Mark a window evaluated (and drop its partials); ``False`` when it was marked already."""
         try:
@@ -968,6 +1004,7 @@ class Store:
             return False
         return True
 
+    @_store_errors
     def is_evaluated(self, monitor: str, window_key: str) -> bool:
         """Whether the window ``window_key`` of ``monitor`` was evaluated."""
         table = schema.evaluated_windows
@@ -979,6 +1016,7 @@ class Store:
 
     # ---------------------------------------------------------------- housekeeping
 
+    @_store_errors
     def delete_older_than(self, cutoff: datetime) -> RetentionResult:
         """Delete history stored before ``cutoff`` (retention).
 
