@@ -1,0 +1,1 @@
+"""Loopback test doubles of outside services (Slack Web API, webhook receivers)."""
