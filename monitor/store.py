@@ -38,7 +38,7 @@ from sqlalchemy import (
 from sqlalchemy.dialects import postgresql as pg_dialect
 from sqlalchemy.dialects import sqlite as sqlite_dialect
 from sqlalchemy.engine import URL, make_url
-from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from sqlalchemy.pool import StaticPool
 
 from monitor import schema
@@ -529,6 +529,11 @@ class Store:
                     self._apply(connection, item, now)
         except StoreError:
             raise
+        except IntegrityError as exc:
+            # A concurrent writer committed the same window first (the pre-check could not see it).
+            raise DuplicateWindowError(
+                f"commit_progress conflicted with a concurrent commit, nothing written: {exc}"
+            ) from exc
         except SQLAlchemyError as exc:
             raise StoreError(f"commit_progress failed, nothing written: {exc}") from exc
 
