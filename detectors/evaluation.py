@@ -12,7 +12,7 @@ import numpy as np
 from detectors.drift.base import ColumnSummary, DriftTest
 from detectors.drift.registry import default_drift_test, get_drift_test
 from detectors.multiple_testing import benjamini_hochberg
-from detectors.profile import ColumnProfile, Profile
+from detectors.profile import ColumnProfile, Profile, drift_bins
 from detectors.quality import QualityIssue, QualityThresholds, check_quality
 from detectors.result import (
     ColumnDrift,
@@ -46,6 +46,7 @@ class EvaluationSettings:
     drift_share: float = 0.5
     fdr_alpha: float = 0.05
     quality: QualityThresholds = field(default_factory=QualityThresholds)
+    disabled_checks: frozenset[str] = frozenset()
     small_sample_rows: int = 1000
 
     def __post_init__(self) -> None:
@@ -69,10 +70,11 @@ def current_summary(sketch: WindowSketch, col: ColumnProfile) -> ColumnSummary:
     else:
         sample = np.array([v for v in vals.tolist() if v is not None], dtype=object)
     n = acc.n
+    counts, edges = drift_bins(acc.counts.copy(), col.edges if col.type == "numeric" else None)
     return ColumnSummary(
         kind=col.type,
-        counts=acc.counts.copy(),
-        edges=np.asarray(col.edges, dtype=np.float64) if col.type == "numeric" else None,
+        counts=counts,
+        edges=edges,
         sample=sample,
         n=n,
         minimum=acc.minimum if n else math.nan,
@@ -90,9 +92,10 @@ def choose_test(
     name = settings.methods.get(col.name) or settings.methods.get("*")
     if name is None and calibrated is not None and n_current > settings.small_sample_rows:
         name = str(calibrated["method"])
-    test = get_drift_test(name) if name else default_drift_test(col.type, col.n, n_current)
+    n_levels = sum(1 for c in col.counts if c > 0) if col.type == "categorical" else None
+    test = get_drift_test(name) if name else default_drift_test(col.type, col.n, n_current, n_levels=n_levels)
     if col.type not in test.column_kinds:
-        test = default_drift_test(col.type, col.n, n_current)
+        test = default_drift_test(col.type, col.n, n_current, n_levels=n_levels)
     threshold = settings.thresholds.get(col.name, settings.thresholds.get("*"))
     if threshold is None and calibrated is not None and str(calibrated.get("method")) == test.name:
         threshold = float(calibrated["threshold"])
@@ -193,6 +196,8 @@ def evaluate_window(
         now=now,
         max_age_s=max_age_s,
     ) + tuple(extra_issues)
+    if s.disabled_checks:
+        quality = tuple(i for i in quality if i.check not in s.disabled_checks)
 
     def is_absent(name: str) -> bool:
         if sketch.rows == 0:
@@ -244,7 +249,7 @@ def _dataset_drift(
         # Benjamini-Hochberg over the p-value tests: a feature counts for the dataset verdict
         # only when its adjusted p-value is below its own threshold.
         bh = benjamini_hochberg([f.p_value for f in p_tests if f.p_value is not None], alpha=s.fdr_alpha)
-        for f, adj in zip(p_tests, bh.adjusted, strict=True):
+        for f, adj in zip(p_tests, bh.adjusted_p_values, strict=True):
             if f.drift_detected and adj < f.threshold:
                 flagged = True
     if any(f.drift_detected for f in features.values() if f.p_value is None):

@@ -112,10 +112,11 @@ class Profile:
             sample = arr[~np.isnan(arr)]
         else:
             sample = np.array([v for v in raw if v is not None], dtype=object)
+        counts, edges = drift_bins(np.asarray(c.counts, dtype=np.int64), c.edges if c.type == "numeric" else None)
         return ColumnSummary(
             kind=c.type,
-            counts=np.asarray(c.counts, dtype=np.int64),
-            edges=np.asarray(c.edges, dtype=np.float64) if c.type == "numeric" else None,
+            counts=counts,
+            edges=edges,
             sample=sample,
             n=c.n,
             minimum=c.minimum,
@@ -173,6 +174,23 @@ class Profile:
         data = {f: getattr(self, f) for f in self.__dataclass_fields__}
         data.update(changes)
         return Profile(**data)
+
+
+def drift_bins(counts: np.ndarray, edges: Sequence[float] | None) -> tuple[np.ndarray, np.ndarray | None]:
+    """Counts and edges as the drift tests see them.
+
+    The profile's outermost edges are the training minimum and (just above) maximum, so that
+    out-of-range values are counted exactly. For drift tests the two outer bins on each side
+    are merged back, giving the classic quantile bins with open tails ``(-inf, q_1)`` and
+    ``[q_last, inf)``, whose extent each side closes with its own extremes.
+    """
+    if edges is None:
+        return counts, None
+    e = np.asarray(edges, dtype=np.float64)
+    if e.size < 4:
+        return counts, e
+    merged = np.concatenate(([counts[0] + counts[1]], counts[2:-2], [counts[-2] + counts[-1]]))
+    return merged, e[1:-1]
 
 
 def _num(v: float) -> float | None:

@@ -1,0 +1,221 @@
+"""One monitor's path from rows to window results: windows, sketches, evaluation.
+
+Shared by ``driftwarden replay`` and the daemon, so both say the same thing about the same rows.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from detectors.evaluation import EvaluationSettings, evaluate_window
+from detectors.inference import parse_times
+from detectors.profile import Profile
+from detectors.result import WindowResult
+from detectors.sketch import WindowSketch
+from monitor.model_tracking import ModelTracker
+from monitor.windowing import ClosedWindow, RowWindows, TimeWindows
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class WindowSpec:
+    """Either ``rows`` (row-count windows) or ``duration_s`` with a ``timestamp`` column."""
+
+    rows: int | None = None
+    duration_s: float | None = None
+    timestamp: str | None = None
+    lateness_s: float = 0.0
+
+    def __post_init__(self) -> None:
+        if (self.rows is None) == (self.duration_s is None):
+            raise ValueError("a window needs exactly one of rows or duration")
+        if self.duration_s is not None and not self.timestamp:
+            raise ValueError("a time window needs a timestamp column")
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class FeedOutcome:
+    """What one chunk of rows produced: evaluated windows, and rows that could not be placed."""
+
+    results: tuple[tuple[WindowResult, WindowSketch], ...] = ()
+    untimed_positions: tuple[int, ...] = ()
+
+
+@dataclass(slots=True)
+class _Expected:
+    history: list[int] = field(default_factory=list)
+
+
+class MonitorPipeline:
+    """Windows and evaluates one monitor's rows.
+
+    Parameters
+    ----------
+    profile:
+        The model's training profile.
+    window:
+        Row-count or event-time windows.
+    settings:
+        Drift tests, thresholds, dataset rule and quality limits.
+    expected_rows:
+        Rows expected per window for the ``volume`` check (``None``: learn it from the median
+        of the previous windows, for time windows only).
+    freshness_s:
+        For time windows: a window whose newest event is older than this at its end (or that is
+        empty) gets a ``freshness`` issue. Defaults to the window duration.
+    sample_size, seed:
+        Row sample kept per window for exact small-sample tests.
+    """
+
+    def __init__(
+        self,
+        profile: Profile,
+        window: WindowSpec,
+        *,
+        settings: EvaluationSettings | None = None,
+        expected_rows: int | None = None,
+        freshness_s: float | None = None,
+        sample_size: int = 5000,
+        seed: int = 0,
+        next_index: int = 0,
+        concept_method: str | None = "adwin",
+    ) -> None:
+        self.profile = profile
+        self.window = window
+        self.settings = settings or EvaluationSettings()
+        self.expected_rows = expected_rows
+        self.freshness_s = freshness_s
+        self._sample_size = sample_size
+        self._seed = seed
+        self._expected = _Expected()
+        self.tracker = ModelTracker(profile, concept_method=concept_method)
+        self.windows: RowWindows | TimeWindows
+        if window.rows is not None:
+            self.windows = RowWindows(self.new_sketch, window.rows, next_index=next_index)
+        else:
+            assert window.duration_s is not None
+            self.windows = TimeWindows(
+                self.new_sketch, window.duration_s, lateness_s=window.lateness_s, next_index=next_index
+            )
+
+    def new_sketch(self) -> WindowSketch:
+        return self.profile.new_sketch(sample_size=self._sample_size, seed=self._seed)
+
+    @property
+    def timestamp_column(self) -> str | None:
+        return self.window.timestamp or self.profile.timestamp
+
+    def feed(
+        self,
+        columns: Mapping[str, np.ndarray],
+        row_numbers: np.ndarray,
+        *,
+        malformed_positions: Sequence[int] = (),
+        untimed_as_malformed: bool = False,
+    ) -> FeedOutcome:
+        """Add a chunk of rows (increasing row numbers) and evaluate the windows it closes.
+
+        Rows of a time-windowed monitor without a usable event time cannot be placed: they are
+        returned in ``untimed_positions`` (the daemon stores them as dead letters) or, with
+        ``untimed_as_malformed`` (replay of a file), counted as malformed rows.
+        """
+        ts_col = self.timestamp_column
+        times: np.ndarray | None = None
+        if ts_col is not None and ts_col in columns:
+            times = parse_times(columns[ts_col])
+        untimed: tuple[int, ...] = ()
+        if isinstance(self.windows, TimeWindows):
+            if times is None:
+                times = np.full(row_numbers.size, np.nan)
+            bad = np.isnan(times)
+            if bad.any():
+                untimed = tuple(int(x) for x in row_numbers[bad])
+                keep = ~bad
+                columns = {k: v[keep] for k, v in columns.items()}
+                row_numbers = row_numbers[keep]
+                times = times[keep]
+                if untimed_as_malformed:
+                    malformed_positions = tuple(sorted((*malformed_positions, *untimed)))
+                    untimed = ()
+        self.tracker.observe(columns, row_numbers)
+        if isinstance(self.windows, TimeWindows):
+            assert times is not None
+            closed = self.windows.add(columns, row_numbers, event_times=times, malformed_positions=malformed_positions)
+        else:
+            closed = self.windows.add(
+                columns, row_numbers, event_times=times, malformed_positions=malformed_positions
+            )
+        return FeedOutcome(results=tuple(self._evaluate(c) for c in closed), untimed_positions=untimed)
+
+    def tick(self, now_s: float) -> tuple[tuple[WindowResult, WindowSketch], ...]:
+        """Wall-clock tick: close time windows that are due even when no rows arrive."""
+        if isinstance(self.windows, TimeWindows):
+            return tuple(self._evaluate(c) for c in self.windows.advance(now_s))
+        return ()
+
+    def flush(self) -> tuple[tuple[WindowResult, WindowSketch], ...]:
+        """End of a finite stream: evaluate the open windows."""
+        return tuple(self._evaluate(c) for c in self.windows.flush())
+
+    def _evaluate(self, closed: ClosedWindow) -> tuple[WindowResult, WindowSketch]:
+        sk = closed.sketch
+        info = closed.info
+        expected = self.expected_rows
+        now = None
+        max_age = None
+        if isinstance(self.windows, TimeWindows):
+            if expected is None and len(self._expected.history) >= 3:
+                expected = int(np.median(self._expected.history[-24:]))
+            now = info.end
+            max_age = self.freshness_s if self.freshness_s is not None else self.window.duration_s
+        performance, concept = self.tracker.close_window(sk, info)
+        result = evaluate_window(
+            self.profile,
+            sk,
+            settings=self.settings,
+            window=info,
+            expected_rows=expected,
+            now=now,
+            max_age_s=max_age,
+            performance=performance,
+            concept=concept,
+        )
+        if isinstance(self.windows, TimeWindows) and sk.rows > 0:
+            self._expected.history.append(sk.rows)
+        return result, sk
+
+    def state(self) -> dict[str, Any]:
+        """Open windows and trackers as a JSON-serialisable document (for the store)."""
+        return {
+            "windows": self.windows.state(),
+            "expected_history": list(self._expected.history[-24:]),
+            "tracker": self.tracker.state(),
+        }
+
+    def restore(self, state: Mapping[str, Any]) -> None:
+        """Restore a :meth:`state` document (after a restart)."""
+        w = state["windows"]
+        if isinstance(self.windows, RowWindows):
+            if w.get("kind") != "rows":
+                raise ValueError("stored window state is not of row-count windows")
+            self.windows.index = int(w["index"])
+            sk = self.new_sketch()
+            sk.restore(w["sketch"])
+            self.windows.sketch = sk
+        else:
+            if w.get("kind") != "time":
+                raise ValueError("stored window state is not of time windows")
+            self.windows.restore(w)
+        self._expected.history = [int(x) for x in state.get("expected_history", [])]
+        self.tracker.restore(state.get("tracker", {}))
+
+
+def finite(x: float | None) -> bool:
+    return x is not None and math.isfinite(x)

@@ -1,0 +1,306 @@
+"""Tumbling windows by row count or by event time, shared by ``replay`` and the daemon.
+
+Rows arrive in chunks (column arrays with their row numbers). A window's state is a
+:class:`~detectors.sketch.WindowSketch`, so memory does not grow with the window size.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from detectors.result import WindowInfo
+from detectors.sketch import WindowSketch
+
+MAX_EMPTY_WINDOWS = 10_000
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ClosedWindow:
+    """A window that will receive no more rows, ready to be evaluated."""
+
+    info: WindowInfo
+    sketch: WindowSketch
+
+
+def _take(columns: Mapping[str, np.ndarray], idx: np.ndarray | slice) -> dict[str, np.ndarray]:
+    return {k: v[idx] for k, v in columns.items()}
+
+
+class RowWindows:
+    """Tumbling windows of ``window_rows`` consecutive row positions.
+
+    Window ``k`` holds positions ``[k * window_rows, (k + 1) * window_rows)``. Positions are the
+    0-based row numbers of the stream (for files, data-row numbers; malformed rows keep their
+    position and are counted in the window they fall in).
+    """
+
+    def __init__(
+        self,
+        new_sketch: Callable[[], WindowSketch],
+        window_rows: int,
+        *,
+        next_index: int = 0,
+        open_sketch: WindowSketch | None = None,
+    ) -> None:
+        if window_rows <= 0:
+            raise ValueError(f"window_rows must be a positive integer, got {window_rows!r}")
+        self._new = new_sketch
+        self.window_rows = int(window_rows)
+        self.index = int(next_index)
+        self.sketch = open_sketch if open_sketch is not None else new_sketch()
+        self._last_position: int | None = None
+
+    def _close(self, *, complete: bool = True) -> ClosedWindow:
+        first = self.index * self.window_rows
+        last = first + self.window_rows - 1
+        if not complete:
+            last = self._last_position if self._last_position is not None else first
+        closed = ClosedWindow(
+            info=WindowInfo(
+                index=self.index,
+                first_row=first,
+                last_row=last,
+                start=self.sketch.event_time_min,
+                end=self.sketch.event_time_max,
+            ),
+            sketch=self.sketch,
+        )
+        self.index += 1
+        self.sketch = self._new()
+        return closed
+
+    def add(
+        self,
+        columns: Mapping[str, np.ndarray],
+        row_numbers: np.ndarray,
+        *,
+        event_times: np.ndarray | None = None,
+        malformed_positions: Sequence[int] = (),
+        extra_columns: Mapping[str, int] | None = None,
+    ) -> list[ClosedWindow]:
+        """Add rows (with increasing positions) and return the windows they completed."""
+        out: list[ClosedWindow] = []
+        n = int(row_numbers.size)
+        bad = np.asarray(sorted(malformed_positions), dtype=np.int64)
+        lo = 0
+        while lo < n or bad.size:
+            end_pos = (self.index + 1) * self.window_rows  # first position of the next window
+            hi = lo + int(np.searchsorted(row_numbers[lo:], end_pos, side="left"))
+            if hi > lo:
+                self.sketch.update(
+                    _take(columns, slice(lo, hi)),
+                    row_numbers=row_numbers[lo:hi],
+                    n_rows=hi - lo,
+                    event_times=None if event_times is None else event_times[lo:hi],
+                    extra_columns=extra_columns,
+                )
+                self._last_position = int(row_numbers[hi - 1])
+            k = int(np.searchsorted(bad, end_pos, side="left"))
+            if k:
+                self.sketch.malformed_rows += k
+                self._last_position = max(self._last_position or 0, int(bad[k - 1]))
+                bad = bad[k:]
+            lo = hi
+            reached = self._last_position is not None and self._last_position >= end_pos - 1
+            if reached or lo < n or bad.size:
+                out.append(self._close())
+            else:
+                break
+        return out
+
+    def add_position_gap(self, position: int) -> None:
+        """Note that stream positions up to ``position`` were consumed (e.g. dead letters)."""
+        self._last_position = max(self._last_position or 0, position)
+
+    def flush(self) -> list[ClosedWindow]:
+        """Close the open window if it has rows (end of a finite stream)."""
+        if self.sketch.rows == 0 and self.sketch.malformed_rows == 0:
+            return []
+        return [self._close(complete=False)]
+
+    def state(self) -> dict[str, Any]:
+        return {"kind": "rows", "index": self.index, "sketch": self.sketch.to_state()}
+
+
+class TimeWindows:
+    """Tumbling event-time windows of ``duration_s`` seconds, aligned to the Unix epoch.
+
+    A window ``[start, start + duration)`` closes when the watermark (the latest event time seen)
+    passes ``end + lateness_s``, or when :meth:`advance` is called with a wall-clock time past
+    that. Rows for a window that already closed are late: they are counted in the ``late_rows``
+    of the next window to close and not added to any sketch. Windows with no rows between two
+    closed windows are emitted empty (so gaps show up as freshness/volume issues).
+    """
+
+    def __init__(
+        self,
+        new_sketch: Callable[[], WindowSketch],
+        duration_s: float,
+        *,
+        lateness_s: float = 0.0,
+        next_index: int = 0,
+        closed_until: float | None = None,
+    ) -> None:
+        if not duration_s > 0:
+            raise ValueError(f"window duration must be positive, got {duration_s!r}s")
+        if lateness_s < 0:
+            raise ValueError(f"lateness must be >= 0, got {lateness_s!r}s")
+        self._new = new_sketch
+        self.duration_s = float(duration_s)
+        self.lateness_s = float(lateness_s)
+        self.index = int(next_index)
+        self.open: dict[float, WindowSketch] = {}
+        self.closed_until = closed_until  # end of the last closed window
+        self.watermark: float | None = None
+        self.pending_late = 0
+
+    def _start_of(self, t: np.ndarray) -> np.ndarray:
+        return np.floor(t / self.duration_s) * self.duration_s
+
+    def add(
+        self,
+        columns: Mapping[str, np.ndarray],
+        row_numbers: np.ndarray,
+        *,
+        event_times: np.ndarray,
+        malformed_positions: Sequence[int] = (),
+        extra_columns: Mapping[str, int] | None = None,
+    ) -> list[ClosedWindow]:
+        """Add rows with their event times (epoch seconds, no NaN) and return closed windows.
+
+        The result does not depend on how the stream is cut into chunks: a row is late when its
+        window was closed by the watermark of the rows *before* it, and late rows are counted in
+        the first window that closes after they arrived.
+        """
+        if event_times.size != row_numbers.size:
+            raise ValueError("event_times and row_numbers differ in length")
+        n = int(event_times.size)
+        if n == 0:
+            return []
+        d, lag = self.duration_s, self.lateness_s
+        prev = -math.inf if self.watermark is None else self.watermark
+        running = np.maximum.accumulate(np.concatenate([[prev], event_times.astype(np.float64)]))
+        wm_before, wm_after = running[:-1], running[1:]
+        starts = self._start_of(event_times)
+        late = starts + d <= wm_before - lag
+        if self.closed_until is not None:
+            late |= starts < self.closed_until
+        keep = ~late
+        if keep.any():
+            ks = starts[keep]
+            kept_idx = np.flatnonzero(keep)
+            for s in np.unique(ks):
+                sel = kept_idx[ks == s]
+                sk = self.open.get(float(s))
+                if sk is None:
+                    sk = self._new()
+                    self.open[float(s)] = sk
+                sk.update(
+                    _take(columns, sel),
+                    row_numbers=row_numbers[sel],
+                    n_rows=int(sel.size),
+                    event_times=event_times[sel],
+                    extra_columns=extra_columns,
+                )
+        if malformed_positions:
+            target = self._latest_open()
+            if target is not None:
+                target.malformed_rows += len(malformed_positions)
+        self.watermark = float(wm_after[-1])
+        late_rows = np.flatnonzero(late)
+        out: list[ClosedWindow] = []
+        limit = self.watermark - lag
+        consumed = 0
+        for start in self._closable_starts(limit):
+            end = start + d
+            close_row = int(np.searchsorted(wm_after - lag, end, side="left"))
+            upto = int(np.searchsorted(late_rows, close_row, side="right"))
+            self.pending_late += upto - consumed
+            consumed = max(consumed, upto)
+            out.append(self._emit(start, self.open.pop(start, None) or self._new()))
+        self.pending_late += int(late_rows.size) - consumed
+        return out
+
+    def _closable_starts(self, limit: float) -> list[float]:
+        """Starts of windows (open ones and empty gaps between) whose end is at or before ``limit``."""
+        starts = sorted(s for s in self.open if s + self.duration_s <= limit)
+        if not starts and self.closed_until is None:
+            return []
+        out: list[float] = []
+        nxt = self.closed_until if self.closed_until is not None else starts[0]
+        last = starts[-1] if starts else None
+        while len(out) < MAX_EMPTY_WINDOWS:
+            if last is not None and nxt > last:
+                break
+            if last is None:
+                break
+            out.append(nxt)
+            nxt = nxt + self.duration_s
+        return out
+
+    def _latest_open(self) -> WindowSketch | None:
+        if not self.open:
+            return None
+        return self.open[max(self.open)]
+
+    def advance(self, now_s: float) -> list[ClosedWindow]:
+        """Close windows whose end plus lateness is at or before the wall-clock time ``now_s``,
+        including empty ones, so a silent source still produces windows (freshness)."""
+        limit = now_s - self.lateness_s
+        out: list[ClosedWindow] = []
+        for start in self._closable_starts(limit):
+            out.append(self._emit(start, self.open.pop(start, None) or self._new()))
+        if self.closed_until is not None:
+            while self.closed_until + self.duration_s <= limit and len(out) < MAX_EMPTY_WINDOWS:
+                if self.open and min(self.open) <= self.closed_until:
+                    break
+                out.append(self._emit(self.closed_until, self._new()))
+        return out
+
+    def _emit(self, start: float, sketch: WindowSketch) -> ClosedWindow:
+        sketch.late_rows += self.pending_late
+        self.pending_late = 0
+        info = WindowInfo(
+            index=self.index,
+            first_row=sketch.first_row,
+            last_row=sketch.last_row,
+            start=start,
+            end=start + self.duration_s,
+        )
+        self.index += 1
+        self.closed_until = start + self.duration_s
+        return ClosedWindow(info=info, sketch=sketch)
+
+    def flush(self) -> list[ClosedWindow]:
+        """Close every open window in order (end of a finite stream)."""
+        if not self.open:
+            return []
+        last = max(self.open)
+        out = [self._emit(s, self.open.pop(s, None) or self._new()) for s in self._closable_starts(last + self.duration_s)]
+        return out
+
+    def state(self) -> dict[str, Any]:
+        return {
+            "kind": "time",
+            "index": self.index,
+            "closed_until": self.closed_until,
+            "watermark": self.watermark,
+            "pending_late": self.pending_late,
+            "open": {repr(s): sk.to_state() for s, sk in self.open.items()},
+        }
+
+    def restore(self, state: Mapping[str, Any]) -> None:
+        self.index = int(state["index"])
+        self.closed_until = state.get("closed_until")
+        self.watermark = state.get("watermark")
+        self.pending_late = int(state.get("pending_late", 0))
+        self.open = {}
+        for key, st in state.get("open", {}).items():
+            sk = self._new()
+            sk.restore(st)
+            self.open[float(key)] = sk
