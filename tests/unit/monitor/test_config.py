@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import shutil
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -834,3 +835,47 @@ def test_every_key_is_documented() -> None:
                 if item.name not in derived and f"`{item.name}`" not in docs:
                     missing.append(f"{cls_name}.{item.name}")
     assert missing == []
+
+
+# ---- deployment files --------------------------------------------------------------------------------
+
+
+def test_docker_image_config_parses(tmp_path: Path) -> None:
+    text = (REPO / "deploy" / "docker" / "config.toml").read_text()
+    demo = make_tree(tmp_path / "share") / "demo"
+    text = text.replace("/usr/share/driftwarden/demo/", f"{demo}/").replace(
+        "/var/lib/driftwarden/", f"{tmp_path}/"
+    )
+    config = load_config(write(tmp_path, text), {})
+    assert config.http.host == "0.0.0.0" and config.http.port == 8321
+    assert config.store.url.reveal() == f"sqlite:///{tmp_path}/driftwarden.db"
+
+
+def test_kubernetes_configmap_parses_and_matches_the_deployment(tmp_path: Path) -> None:
+    yaml = pytest.importorskip("yaml")
+    k8s = REPO / "deploy" / "k8s"
+    configmap = yaml.safe_load((k8s / "configmap.yaml").read_text())
+    deployment = yaml.safe_load((k8s / "deployment.yaml").read_text())
+    etc = tmp_path / "etc"
+    (etc / "profiles").mkdir(parents=True)
+    (etc / "profiles" / "credit.json").write_text("{}")
+    (etc / "kafka").mkdir()
+    (etc / "kafka" / "ca.crt").write_text("")
+    text = configmap["data"]["config.toml"].replace("/etc/driftwarden/", f"{etc}/")
+    container = deployment["spec"]["template"]["spec"]["containers"][0]
+    environ = {
+        item["name"]: "x-" + item["valueFrom"]["secretKeyRef"]["key"]
+        for item in container["env"]
+        if "valueFrom" in item
+    }
+    environ["DRIFTWARDEN_STORE_URL"] = "postgresql+psycopg://u:p@db/drift"
+    config = load_config(write(tmp_path, text), environ)
+    # every *_env key of the config is provided by the Deployment
+    described = json.dumps(describe_config(config))
+    env_names = set(re.findall(r'"[a-z_]*_env": "([A-Z_]+)"', described))
+    assert env_names <= set(environ) and env_names
+    assert deployment["spec"]["replicas"] == config.monitor("credit").replicas
+    probes = {name: container[name]["httpGet"]["path"] for name in ("livenessProbe", "readinessProbe")}
+    assert probes == {"livenessProbe": "/healthz", "readinessProbe": "/readyz"}
+    grace = deployment["spec"]["template"]["spec"]["terminationGracePeriodSeconds"]
+    assert grace > config.service.shutdown_grace.total_seconds()
