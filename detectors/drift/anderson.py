@@ -26,7 +26,7 @@ def anderson_test(reference: Any, current: Any, *, threshold: float = 0.05) -> D
     Parameters
     ----------
     reference, current:
-        1-D numeric samples; NaNs are dropped.
+        1-D numeric samples; NaN and infinite values are dropped.
     threshold:
         Significance level in ``(0, 1)``; drift when ``p_value < threshold``.
 

@@ -65,7 +65,7 @@ def cramervonmises_test(reference: Any, current: Any, *, threshold: float = 0.05
     Parameters
     ----------
     reference, current:
-        1-D numeric samples; NaNs are dropped.
+        1-D numeric samples; NaN and infinite values are dropped.
     threshold:
         Significance level in ``(0, 1)``; drift when ``p_value < threshold``.
 

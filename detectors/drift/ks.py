@@ -18,7 +18,7 @@ def ks_test(reference: Any, current: Any, *, threshold: float = 0.05) -> DriftTe
     Parameters
     ----------
     reference, current:
-        1-D numeric samples; NaNs are dropped.
+        1-D numeric samples; NaN and infinite values are dropped.
     threshold:
         Significance level in ``(0, 1)``; drift when ``p_value < threshold``.
 

@@ -81,7 +81,7 @@ def wasserstein_test(reference: Any, current: Any, *, threshold: float = 0.1) ->
     Parameters
     ----------
     reference, current:
-        1-D numeric samples; NaNs are dropped.
+        1-D numeric samples; NaN and infinite values are dropped.
     threshold:
         Distance threshold ``> 0``; drift when ``statistic > threshold``.
 
