@@ -11,6 +11,7 @@ from types import MappingProxyType
 from alerts.finding import WindowEvaluation
 from alerts.policy import PolicyResult, PolicySettings, evaluate_window
 from alerts.routing import SinkRoute, build_notifications
+from alerts.silence import Silence
 from alerts.store import AlertStore, NewOutboxItem
 
 logger = logging.getLogger(__name__)
@@ -40,6 +41,9 @@ class AlertPipeline:
     routes:
         Sink names per monitor (``[[monitors]] routes``); a monitor that is
         not listed notifies no sink.
+    silences:
+        Silences from the configuration (``[[alerts.silences]]``), applied
+        together with the silences stored by :func:`alerts.add_silence`.
     """
 
     def __init__(
@@ -49,6 +53,7 @@ class AlertPipeline:
         settings: PolicySettings,
         sinks: Mapping[str, SinkRoute],
         routes: Mapping[str, Sequence[str]],
+        silences: Sequence[Silence] = (),
     ) -> None:
         unknown = sorted({name for names in routes.values() for name in names} - set(sinks))
         if unknown:
@@ -57,6 +62,7 @@ class AlertPipeline:
         self._settings = settings
         self._sinks = MappingProxyType(dict(sinks))
         self._routes = MappingProxyType({m: tuple(names) for m, names in routes.items()})
+        self._silences = tuple(silences)
 
     def process(self, evaluation: WindowEvaluation, *, now: datetime) -> ProcessResult:
         """Apply ``evaluation`` once; a window index at or below the stored cursor is skipped."""
@@ -70,7 +76,7 @@ class AlertPipeline:
             )
             return ProcessResult(applied=False, policy=None, enqueued=())
         states = self._store.get_states(evaluation.monitor)
-        silences = self._store.list_silences(now=now)
+        silences = [*self._silences, *self._store.list_silences(now=now)]
         result = evaluate_window(evaluation, states, silences=silences, settings=self._settings, now=now)
         routes = [self._sinks[name] for name in self._routes.get(evaluation.monitor, ())]
         items = tuple(
