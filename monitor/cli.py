@@ -38,7 +38,8 @@ class UsageError(Exception):
 
 class _Parser(argparse.ArgumentParser):
     def error(self, message: str) -> NoReturn:
-        raise UsageError(f"{self.prog}: {message}")
+        sub = self.prog.removeprefix("driftwarden").strip()
+        raise UsageError(f"{sub}: {message}" if sub else message)
 
 
 def _split(value: str | None) -> tuple[str, ...]:
