@@ -356,7 +356,7 @@ class HttpServer:
             raise RuntimeError("HttpServer.start was called already")
         self._server = _Server((self._host, self._requested_port), self._api)
         self._thread = threading.Thread(
-            target=self._server.serve_forever, kwargs={"poll_interval": 0.2}, name="http", daemon=True
+            target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, name="http", daemon=True
         )
         self._thread.start()
         logger.info("http listening url=%s", self.url)
