@@ -129,6 +129,7 @@ class DeliveryWorker:
         self._sleep = sleep
         self._batch_limit = batch_limit
         self._last_error: dict[str, str] = {}
+        self._warned_sinks: set[str] = set()
 
     def run_once(self, now: datetime | None = None) -> DeliveryReport:
         """Attempt every due item once (per sink, in order); return what happened."""
