@@ -75,6 +75,7 @@ AtEnd = Literal["idle", "loop", "exit"]
 FileFormat = Literal["csv", "parquet", "jsonl"]
 KafkaFormat = Literal["json", "json_batch"]
 StartOffset = Literal["latest", "earliest"]
+EventTimeSource = Literal["field", "message_timestamp"]
 SecurityProtocol = Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"]
 SaslMechanism = Literal["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"]
 Severity = Literal["warning", "critical"]
@@ -99,11 +100,9 @@ QUALITY_CHECKS: Final[tuple[QualityCheck, ...]] = get_args(QualityCheck)
 FILE_EXTENSIONS: Final[Mapping[str, FileFormat]] = MappingProxyType(
     {".csv": "csv", ".parquet": "parquet", ".pq": "parquet", ".jsonl": "jsonl", ".ndjson": "jsonl"}
 )
-MESSAGE_TIMESTAMP: Final = "message_timestamp"
-"""Value of a Kafka source's ``timestamp_field`` that means "use the Kafka message timestamp"."""
 
 _NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]*")
-_SQL_IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z_][A-Za-z0-9_]*)?")
+_SQL_IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_$]*")
 _ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 _HOST_PORT = re.compile(r"[^\s:,]+:\d{1,5}|\[[0-9A-Fa-f:]+\]:\d{1,5}")
 
@@ -275,7 +274,6 @@ class FileSourceConfig:
     format: FileFormat
     rows_per_second: float = 0.0
     at_end: AtEnd = "idle"
-    timestamp_field: str | None = None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -296,10 +294,15 @@ class KafkaSourceConfig:
     sasl_password_env: str | None = None
     sasl_password: Secret | None = None
     ssl_cafile: Path | None = None
+    ssl_certfile: Path | None = None
+    ssl_keyfile: Path | None = None
+    ssl_password_env: str | None = None
+    ssl_password: Secret | None = None
+    ssl_check_hostname: bool = True
     max_message_bytes: int = 1024 * 1024
     fields: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
     include_unmapped: bool = True
-    timestamp_field: str | None = None
+    event_time_source: EventTimeSource = "field"
     dead_letter_topic: str | None = None
 
 
@@ -312,11 +315,12 @@ class SqlSourceConfig:
     url: Secret
     url_env: str | None = None
     table: str
+    schema: str | None = None
     watermark: str
     tie_breaker: str | None = None
+    columns: tuple[str, ...] | None = None
     poll_interval: timedelta = timedelta(seconds=10)
     batch_rows: int = 50_000
-    timestamp_field: str | None = None
 
 
 SourceConfig = FileSourceConfig | KafkaSourceConfig | SqlSourceConfig
@@ -835,29 +839,31 @@ class _Reader:
         return readers[cast(str, kind)](key, name, raw)
 
     def read_file_source(self, key: str, name: str, raw: dict[str, Any]) -> FileSourceConfig | None:
-        t = self.table(key, raw, ("kind", "path", "format", "rows_per_second", "at_end", "timestamp_field"))
+        t = self.table(key, raw, ("kind", "path", "rows_per_second", "at_end"))
         t.get("kind")
-        path = t.path("path", default=None, must_exist=True)
+        path = t.path("path", default=None, must_exist=False)
+        fmt: FileFormat | None = None
         if path is None and t.ok("path"):
             t.problem("path", "required: the CSV, Parquet or JSON-lines file to read")
-        fmt = t.choice("format", get_args(FileFormat), default=None)
-        if fmt is None and path is not None:
+        elif path is not None and t.ok("path"):
             fmt = FILE_EXTENSIONS.get(path.suffix.lower())
-            if fmt is None and t.ok("path"):
+            if fmt is None:
                 t.problem(
-                    "format",
-                    f"cannot infer the format of {path.name!r} from its extension "
-                    f"({', '.join(sorted(FILE_EXTENSIONS))}); set format = {_choices(get_args(FileFormat))}",
+                    "path",
+                    f"unknown file extension {path.suffix or '(none)'!r} of {path.name!r}; "
+                    f"expected {', '.join(sorted(FILE_EXTENSIONS))}",
                 )
-        source = FileSourceConfig(
+            elif not path.is_file():
+                t.problem(
+                    "path", f"{'is a directory, not a file' if path.is_dir() else 'file not found'}: {path}"
+                )
+        return FileSourceConfig(
             name=name,
             path=path or Path(),
-            format=cast(FileFormat, fmt or "csv"),
+            format=fmt or "csv",
             rows_per_second=t.number("rows_per_second", default=0.0, minimum=0.0),
             at_end=cast(AtEnd, t.choice("at_end", get_args(AtEnd), default="idle")),
-            timestamp_field=t.string("timestamp_field", default=None, nonempty=True),
         )
-        return source
 
     def read_kafka_source(self, key: str, name: str, raw: dict[str, Any]) -> KafkaSourceConfig | None:
         t = self.table(
@@ -876,10 +882,14 @@ class _Reader:
                 "sasl_username",
                 "sasl_password_env",
                 "ssl_cafile",
+                "ssl_certfile",
+                "ssl_keyfile",
+                "ssl_password_env",
+                "ssl_check_hostname",
                 "max_message_bytes",
                 "fields",
                 "include_unmapped",
-                "timestamp_field",
+                "event_time_source",
                 "dead_letter_topic",
             ),
         )
@@ -906,9 +916,15 @@ class _Reader:
                     t.problem(
                         sasl_key, f"needs security_protocol SASL_SSL or SASL_PLAINTEXT, got {_show(protocol)}"
                     )
-        cafile = t.path("ssl_cafile", default=None, must_exist=True)
-        if cafile is not None and protocol not in ("SSL", "SASL_SSL"):
-            t.problem("ssl_cafile", f"needs security_protocol SSL or SASL_SSL, got {_show(protocol)}")
+        ssl_files = {
+            name: t.path(name, default=None, must_exist=True)
+            for name in ("ssl_cafile", "ssl_certfile", "ssl_keyfile")
+        }
+        ssl_password_env = t.env_name("ssl_password_env")
+        if protocol not in ("SSL", "SASL_SSL"):
+            for ssl_key in (*ssl_files, "ssl_password_env", "ssl_check_hostname"):
+                if t.has(ssl_key):
+                    t.problem(ssl_key, f"needs security_protocol SSL or SASL_SSL, got {_show(protocol)}")
         return KafkaSourceConfig(
             name=name,
             bootstrap_servers=servers,
@@ -922,11 +938,18 @@ class _Reader:
             sasl_username=username,
             sasl_password_env=password_env,
             sasl_password=password,
-            ssl_cafile=cafile,
+            ssl_cafile=ssl_files["ssl_cafile"],
+            ssl_certfile=ssl_files["ssl_certfile"],
+            ssl_keyfile=ssl_files["ssl_keyfile"],
+            ssl_password_env=ssl_password_env,
+            ssl_password=t.secret("ssl_password_env", ssl_password_env),
+            ssl_check_hostname=t.boolean("ssl_check_hostname", default=True),
             max_message_bytes=t.size("max_message_bytes", default=1024 * 1024),
             fields=MappingProxyType(t.string_map("fields")),
             include_unmapped=t.boolean("include_unmapped", default=True),
-            timestamp_field=t.string("timestamp_field", default=None, nonempty=True),
+            event_time_source=cast(
+                EventTimeSource, t.choice("event_time_source", get_args(EventTimeSource), default="field")
+            ),
             dead_letter_topic=t.string("dead_letter_topic", default=None, nonempty=True),
         )
 
@@ -962,25 +985,39 @@ class _Reader:
                 "url",
                 "url_env",
                 "table",
+                "schema",
                 "watermark",
                 "tie_breaker",
+                "columns",
                 "poll_interval",
                 "batch_rows",
-                "timestamp_field",
             ),
         )
         t.get("kind")
         url, url_env = self.read_db_url(t, default=None, backends=None)
+        watermark = t.identifier("watermark", required=True) or ""
+        tie_breaker = t.identifier("tie_breaker")
+        if tie_breaker is not None and tie_breaker == watermark:
+            t.problem("tie_breaker", f"must be a column other than the watermark, got {_show(tie_breaker)}")
+        columns: tuple[str, ...] | None = None
+        if t.has("columns"):
+            columns = t.string_list("columns", default=())
+            for index, column in enumerate(columns):
+                if not _SQL_IDENTIFIER.fullmatch(column):
+                    t.problem(f"columns[{index}]", f"must be a SQL identifier, got {_show(column)}")
+            if not columns and t.ok("columns"):
+                t.problem("columns", "must list at least one column (leave it out to read all columns)")
         return SqlSourceConfig(
             name=name,
             url=url,
             url_env=url_env,
             table=t.identifier("table", required=True) or "",
-            watermark=t.identifier("watermark", required=True) or "",
-            tie_breaker=t.identifier("tie_breaker"),
+            schema=t.identifier("schema"),
+            watermark=watermark,
+            tie_breaker=tie_breaker,
+            columns=columns,
             poll_interval=t.duration("poll_interval", default=timedelta(seconds=10), positive=True),
             batch_rows=t.integer("batch_rows", default=50_000, minimum=1),
-            timestamp_field=t.string("timestamp_field", default=None, nonempty=True),
         )
 
     # ---- sinks -------------------------------------------------------------------------------
@@ -1470,10 +1507,7 @@ class _Table:
     def identifier(self, name: str, *, required: bool = False) -> str | None:
         value = self.string(name, default=None, required=required, nonempty=True)
         if value is not None and not _SQL_IDENTIFIER.fullmatch(value):
-            self.problem(
-                name,
-                f'must be a SQL identifier such as "predictions" or "ml.predictions", got {_show(value)}',
-            )
+            self.problem(name, f'must be a SQL identifier such as "predictions", got {_show(value)}')
             return None
         return value
 

@@ -99,13 +99,16 @@ sasl_password_env = "KAFKA_PASSWORD"
 ssl_cafile = "certs/ca.pem"
 max_message_bytes = "4MiB"
 fields = { age = "features.age", income = "features.income" }
-timestamp_field = "message_timestamp"
+event_time_source = "message_timestamp"
+ssl_check_hostname = false
 dead_letter_topic = "model-features-dlq"
 
 [sources.served]
 kind = "sql"
 url_env = "SERVING_DB_URL"
-table = "ml.predictions"
+table = "predictions"
+schema = "ml"
+columns = ["id", "request_id", "score"]
 watermark = "id"
 tie_breaker = "request_id"
 poll_interval = "15s"
@@ -254,11 +257,16 @@ def test_full_example_is_typed(tmp_path: Path) -> None:
     assert kafka.ssl_cafile == root / "certs" / "ca.pem"
     assert kafka.max_message_bytes == 4 * 1024 * 1024
     assert dict(kafka.fields) == {"age": "features.age", "income": "features.income"}
-    assert kafka.timestamp_field == "message_timestamp"
+    assert kafka.event_time_source == "message_timestamp" and kafka.ssl_check_hostname is False
 
     sql = config.sources["served"]
     assert isinstance(sql, SqlSourceConfig)
-    assert sql.url.reveal() == SQL_URL and sql.table == "ml.predictions" and sql.tie_breaker == "request_id"
+    assert (
+        sql.url.reveal() == SQL_URL
+        and (sql.schema, sql.table) == ("ml", "predictions")
+        and sql.tie_breaker == "request_id"
+    )
+    assert sql.columns == ("id", "request_id", "score")
     assert sql.poll_interval == timedelta(seconds=15) and sql.batch_rows == 1000
 
     demo, scaled = config.monitors
@@ -422,8 +430,20 @@ profile = "demo/profile.json"
             'config.toml: sources.x.kind: required, one of "file", "kafka", "sql"',
         ),
         (
-            '[sources.x]\nkind = "file"\npath = "demo/stream.txt"',
-            "config.toml: sources.x.path: file not found: {root}/demo/stream.txt",
+            '[sources.x]\nkind = "file"\npath = "demo/other.csv"',
+            "config.toml: sources.x.path: file not found: {root}/demo/other.csv",
+        ),
+        (
+            '[sources.s]\nkind = "sql"\nurl_env = "SERVING_DB_URL"\ntable = "t"\nwatermark = "id"\ntie_breaker = "id"',
+            'config.toml: sources.s.tie_breaker: must be a column other than the watermark, got "id"',
+        ),
+        (
+            '[sources.k]\nkind = "kafka"\ntopic = "t"\nbootstrap_servers = ["h:9092"]\nssl_cafile = "certs/ca.pem"',
+            'config.toml: sources.k.ssl_cafile: needs security_protocol SSL or SASL_SSL, got "PLAINTEXT"',
+        ),
+        (
+            '[sources.k]\nkind = "kafka"\ntopic = "t"\nbootstrap_servers = ["h:9092"]\nevent_time_source = "broker"',
+            'config.toml: sources.k.event_time_source: must be one of "field", "message_timestamp", got "broker"',
         ),
         (
             '[sources.x]\nkind = "file"\npath = "demo/stream.csv"\nat_end = "stop"',
@@ -456,8 +476,7 @@ profile = "demo/profile.json"
         ),
         (
             '[sources.s]\nkind = "sql"\nurl_env = "SERVING_DB_URL"\ntable = "t; drop table x"\nwatermark = "id"',
-            'config.toml: sources.s.table: must be a SQL identifier such as "predictions" or "ml.predictions", '
-            'got "t; drop table x"',
+            'config.toml: sources.s.table: must be a SQL identifier such as "predictions", got "t; drop table x"',
         ),
         (
             '[sources.s]\nkind = "sql"\ntable = "t"\nwatermark = "id"',
@@ -764,17 +783,16 @@ path = "demo/s.parquet"
 [sources.j]
 kind = "file"
 path = "demo/s.jsonl"
-[sources.d]
+[sources.c]
 kind = "file"
-path = "demo/s.dat"
-format = "csv"
+path = "demo/stream.csv"
 """
     config = load_config(write(tmp_path, text), {})
-    assert [config.sources[n].format for n in ("p", "j", "d")] == ["parquet", "jsonl", "csv"]  # type: ignore[union-attr]
+    assert [config.sources[n].format for n in ("p", "j", "c")] == ["parquet", "jsonl", "csv"]  # type: ignore[union-attr]
     lines = problems_of(tmp_path, '[sources.d]\nkind = "file"\npath = "demo/s.dat"')
     assert lines == [
-        "config.toml: sources.d.format: cannot infer the format of 's.dat' from its extension "
-        '(.csv, .jsonl, .ndjson, .parquet, .pq); set format = "csv", "parquet", "jsonl"'
+        "config.toml: sources.d.path: unknown file extension '.dat' of 's.dat'; "
+        "expected .csv, .jsonl, .ndjson, .parquet, .pq"
     ]
 
 
@@ -824,7 +842,7 @@ def test_every_key_is_documented() -> None:
     import monitor.config as module
 
     docs = (REPO / "docs" / "config.md").read_text()
-    derived = {"name", "path", "url", "token", "webhook_url", "secret", "sasl_password"}
+    derived = {"name", "path", "url", "token", "webhook_url", "secret", "sasl_password", "ssl_password"}
     missing = []
     for cls_name in module.__all__:
         cls = getattr(module, cls_name)
