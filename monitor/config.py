@@ -101,6 +101,7 @@ FILE_EXTENSIONS: Final[Mapping[str, FileFormat]] = MappingProxyType(
     {".csv": "csv", ".parquet": "parquet", ".pq": "parquet", ".jsonl": "jsonl", ".ndjson": "jsonl"}
 )
 
+_BARE_KEY = re.compile(r"[A-Za-z0-9_-]+")
 _NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]*")
 _SQL_IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_$]*")
 _ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
@@ -673,6 +674,11 @@ def _show(value: object) -> str:
     return type(value).__name__
 
 
+def _key_part(name: str) -> str:
+    """A key as TOML writes it in a dotted path: bare when possible, else quoted (one line)."""
+    return name if _BARE_KEY.fullmatch(name) else json.dumps(name, ensure_ascii=False)
+
+
 def _choices(options: Iterable[str]) -> str:
     return ", ".join(json.dumps(option) for option in options)
 
@@ -806,7 +812,7 @@ class _Reader:
             return {}
         out: dict[str, _T] = {}
         for name, item in raw.items():
-            item_key = f"{key}.{name}"
+            item_key = f"{key}.{_key_part(name)}"
             if not _NAME.fullmatch(name):
                 self.problem(
                     item_key,
@@ -1285,7 +1291,7 @@ class _Reader:
         for column, method in methods.items():
             if known is not None and method not in known:
                 self.problem(
-                    f"{key}.methods.{column}",
+                    f"{key}.methods.{_key_part(column)}",
                     f"unknown method {_show(method)}; available: {', '.join(sorted(known))}",
                 )
         thresholds = t.number_map("thresholds", minimum=0.0)
@@ -1469,7 +1475,7 @@ class _Table:
                     message = f"unknown key; did you mean {hint[0]!r}?"
                 else:
                     message = f"unknown key; allowed: {', '.join(sorted(allowed))}"
-                reader.problem(self.keypath(name), message)
+                reader.problem(self.keypath(_key_part(name)), message)
 
     def keypath(self, name: str) -> str:
         return f"{self.key}.{name}" if self.key else name
@@ -1695,7 +1701,9 @@ class _Table:
         out: dict[str, str] = {}
         for item_name, item in value.items():
             if not isinstance(item, str) or not item:
-                self.problem(f"{name}.{item_name}", f"must be a non-empty string, got {_show(item)}")
+                self.problem(
+                    f"{name}.{_key_part(item_name)}", f"must be a non-empty string, got {_show(item)}"
+                )
             else:
                 out[item_name] = item
         return out
@@ -1710,7 +1718,9 @@ class _Table:
         out: dict[str, float] = {}
         for item_name, item in value.items():
             if isinstance(item, bool) or not isinstance(item, int | float) or item != item or item < minimum:
-                self.problem(f"{name}.{item_name}", f"must be a number >= {minimum:g}, got {_show(item)}")
+                self.problem(
+                    f"{name}.{_key_part(item_name)}", f"must be a number >= {minimum:g}, got {_show(item)}"
+                )
             else:
                 out[item_name] = float(item)
         return out
