@@ -7,6 +7,7 @@ import io
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
+from alerts.finding import HistoryPoint
 from alerts.notification import Notification
 
 MAX_SERIES = 3
@@ -20,7 +21,7 @@ def render_plot(notification: Notification, *, max_series: int = MAX_SERIES) -> 
     threshold is drawn dashed. Returns ``None`` when there is nothing to plot.
     Uses an explicit ``Figure`` and Agg canvas: no pyplot, no global backend.
     """
-    series = []
+    series: list[tuple[str, tuple[HistoryPoint, ...]]] = []
     for entry in notification.alerts:
         points = notification.history.get(entry.subject, ())
         if len(points) >= 2 and entry.subject not in {s for s, _ in series}:
@@ -36,8 +37,8 @@ def render_plot(notification: Notification, *, max_series: int = MAX_SERIES) -> 
         color = f"C{i}"
         xs = [p.window_index for p in points]
         axes.plot(xs, [p.statistic for p in points], marker="o", markersize=3, color=color, label=subject)
-        thresholds = [p.threshold for p in points]
-        if all(t is not None for t in thresholds):
+        thresholds = [p.threshold for p in points if p.threshold is not None]
+        if len(thresholds) == len(points):
             axes.plot(xs, thresholds, linestyle="--", linewidth=1, color=color, alpha=0.7)
     axes.set_xlabel("window")
     axes.set_ylabel("statistic")

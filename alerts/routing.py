@@ -95,8 +95,8 @@ def build_notifications(
         accepted = [e for e in entries if route.accepts(e)]
         groups: dict[tuple[str, str], list[AlertEntry]] = {}
         for entry in accepted:
-            group = "window" if route.group_by == "window" else entry.kind
-            groups.setdefault((group, entry.status), []).append(entry)
+            key: tuple[str, str] = ("window" if route.group_by == "window" else entry.kind, entry.status)
+            groups.setdefault(key, []).append(entry)
         for (group, status), members in groups.items():
             subjects = {e.subject for e in members}
             out.append(
