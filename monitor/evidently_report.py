@@ -7,6 +7,7 @@ grow with window size. Evidently is optional at runtime in spirit: any failure i
 
 from __future__ import annotations
 
+import html
 import logging
 import os
 import tempfile
@@ -123,7 +124,11 @@ def write_drift_report(
             handle, temporary = tempfile.mkstemp(prefix=".report-", suffix=".html", dir=target.parent)
             os.close(handle)
             try:
-                snapshot.save_html(temporary)
+                page = snapshot.get_html_str(as_iframe=False)
+                page = page.replace(
+                    '<meta charset="UTF-8">', f'<meta charset="UTF-8"><title>{html.escape(title)}</title>', 1
+                )
+                Path(temporary).write_text(page, encoding="utf-8")
                 os.chmod(temporary, 0o644)
                 os.replace(temporary, target)
             finally:
