@@ -909,6 +909,7 @@ class _Reader:
         username = t.string("sasl_username", default=None, nonempty=True)
         password_env = t.env_name("sasl_password_env")
         password = t.secret("sasl_password_env", password_env)
+        protocol_ok = t.ok("security_protocol")
         if protocol.startswith("SASL"):
             if mechanism is None and t.ok("sasl_mechanism"):
                 t.problem("sasl_mechanism", f"required with security_protocol {_show(protocol)}")
@@ -916,7 +917,7 @@ class _Reader:
                 t.problem("sasl_username", f"required with security_protocol {_show(protocol)}")
             if password_env is None and t.ok("sasl_password_env"):
                 t.problem("sasl_password_env", f"required with security_protocol {_show(protocol)}")
-        else:
+        elif protocol_ok:
             for sasl_key in ("sasl_mechanism", "sasl_username", "sasl_password_env"):
                 if t.has(sasl_key):
                     t.problem(
@@ -927,14 +928,18 @@ class _Reader:
             for name in ("ssl_cafile", "ssl_certfile", "ssl_keyfile")
         }
         ssl_password_env = t.env_name("ssl_password_env")
-        if protocol not in ("SSL", "SASL_SSL"):
+        if protocol not in ("SSL", "SASL_SSL") and protocol_ok:
             for ssl_key in (*ssl_files, "ssl_password_env", "ssl_check_hostname"):
                 if t.has(ssl_key):
                     t.problem(ssl_key, f"needs security_protocol SSL or SASL_SSL, got {_show(protocol)}")
+        topic = t.string("topic", required=True, nonempty=True) or ""
+        dead_letter_topic = t.string("dead_letter_topic", default=None, nonempty=True)
+        if dead_letter_topic is not None and dead_letter_topic == topic:
+            t.problem("dead_letter_topic", f"must differ from topic, got {_show(dead_letter_topic)}")
         return KafkaSourceConfig(
             name=name,
             bootstrap_servers=servers,
-            topic=t.string("topic", required=True, nonempty=True) or "",
+            topic=topic,
             group_id=t.string("group_id", default="driftwarden", nonempty=True) or "driftwarden",
             client_id=t.string("client_id", default="driftwarden", nonempty=True) or "driftwarden",
             format=cast(KafkaFormat, t.choice("format", get_args(KafkaFormat), default="json")),
@@ -956,7 +961,7 @@ class _Reader:
             event_time_source=cast(
                 EventTimeSource, t.choice("event_time_source", get_args(EventTimeSource), default="field")
             ),
-            dead_letter_topic=t.string("dead_letter_topic", default=None, nonempty=True),
+            dead_letter_topic=dead_letter_topic,
         )
 
     def read_bootstrap_servers(self, t: _Table) -> tuple[str, ...]:

@@ -437,6 +437,16 @@ profile = "demo/profile.json"
             'config.toml: sources.k.ssl_cafile: needs security_protocol SSL or SASL_SSL, got "PLAINTEXT"',
         ),
         (
+            '[sources.k]\nkind = "kafka"\ntopic = "t"\nbootstrap_servers = ["h:9092"]\ndead_letter_topic = "t"',
+            'config.toml: sources.k.dead_letter_topic: must differ from topic, got "t"',
+        ),
+        (
+            '[sources.k]\nkind = "kafka"\ntopic = "t"\nbootstrap_servers = ["h:9092"]\nsecurity_protocol = "TLS"\n'
+            'ssl_cafile = "certs/ca.pem"',
+            'config.toml: sources.k.security_protocol: must be one of "PLAINTEXT", "SSL", "SASL_PLAINTEXT", '
+            '"SASL_SSL", got "TLS"',
+        ),
+        (
             '[sources.k]\nkind = "kafka"\ntopic = "t"\nbootstrap_servers = ["h:9092"]\nevent_time_source = "broker"',
             'config.toml: sources.k.event_time_source: must be one of "field", "message_timestamp", got "broker"',
         ),
@@ -556,7 +566,7 @@ def test_unknown_drift_method_lists_the_registry(tmp_path: Path) -> None:
 def test_odd_keys_are_quoted_and_stay_on_one_line(tmp_path: Path) -> None:
     lines = problems_of(tmp_path, '[http]\n"po\\nrt" = 1\n"a.b" = 2\n[sources."my src"]\nkind = "file"')
     assert lines == [
-        'config.toml: http."po\\nrt": unknown key; did you mean \'port\'?',
+        "config.toml: http.\"po\\nrt\": unknown key; did you mean 'port'?",
         'config.toml: http."a.b": unknown key; allowed: enabled, host, port, public_url',
         "config.toml: sources.\"my src\": names may use letters, digits, '_', '-' and '.' and must not "
         "start with '-' or '.'",
