@@ -40,31 +40,28 @@ def _ratio(entry: AlertEntry) -> str:
 
 
 def entry_line(entry: AlertEntry) -> str:
-    """One mrkdwn bullet for ``entry``."""
-    icon = ":red_circle:" if entry.severity == "critical" else ":large_orange_circle:"
-    if entry.status == "resolved":
-        icon = ":white_check_mark:"
+    """One mrkdwn bullet for ``entry``; a resolved entry shows its last flagged value."""
     if entry.kind == "quality":
-        column = "dataset" if entry.subject == "*" else f"`{entry.subject}`"
-        text = f"{column} {entry.method}: {_fmt(entry.statistic)} vs threshold {_fmt(entry.threshold)}"
+        name = "dataset" if entry.subject == "*" else f"`{entry.subject}`"
+        measure = f"{entry.method}: {_fmt(entry.statistic)} vs threshold {_fmt(entry.threshold)}"
     elif entry.kind == "performance":
-        text = f"`{entry.subject}` {_fmt(entry.statistic)} vs reference {_fmt(entry.reference)}"
+        name = f"`{entry.subject}`"
+        measure = f"{_fmt(entry.statistic)} vs reference {_fmt(entry.reference)}"
         if entry.threshold is not None:
-            text += f" (threshold {_fmt(entry.threshold)})"
+            measure += f" (threshold {_fmt(entry.threshold)})"
     elif entry.kind == "concept_drift":
-        text = f"`{entry.subject}` change detected"
-        if entry.statistic is not None:
-            text += f": {_fmt(entry.statistic)}"
+        name = f"`{entry.subject}`"
+        measure = "change detected" + (f": {_fmt(entry.statistic)}" if entry.statistic is not None else "")
     else:
-        text = (
-            f"`{entry.subject}` {entry.method or 'statistic'} {_fmt(entry.statistic)} "
-            f"vs threshold {_fmt(entry.threshold)}{_ratio(entry)}"
-        )
+        name = f"`{entry.subject}`"
+        measure = f"{entry.method or 'statistic'} {_fmt(entry.statistic)} vs threshold {_fmt(entry.threshold)}{_ratio(entry)}"
     if entry.p_value is not None:
-        text += f", p={entry.p_value:.2g}"
-    if entry.detail:
-        text += f" — {entry.detail}"
-    return f"{icon} {text}"
+        measure += f", p={entry.p_value:.2g}"
+    if entry.status == "resolved":
+        return f":white_check_mark: {name} back to normal (last flagged: {measure})"
+    icon = ":red_circle:" if entry.severity == "critical" else ":large_orange_circle:"
+    detail = f" — {entry.detail}" if entry.detail else ""
+    return f"{icon} {name} {measure}{detail}"
 
 
 def _names(entries: Sequence[AlertEntry], limit: int = 3) -> str:

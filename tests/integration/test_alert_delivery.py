@@ -267,3 +267,32 @@ def test_drain_delivers_before_the_deadline(
     report = worker.drain(clock() + timedelta(seconds=10))
     assert report.delivered == 2 and report.remaining == 0
     assert len(receiver.processed) == 2
+
+
+@pytest.mark.integration
+@pytest.mark.postgres
+def test_alert_store_on_postgresql(postgres_schema_url: str, receiver: WebhookReceiver) -> None:
+    engine = create_engine(postgres_schema_url)
+    metadata.create_all(engine, tables=list(ALERT_TABLES))
+    store = SqlAlertStore(engine)
+    clock = Clock()
+    pipeline = AlertPipeline(
+        store,
+        settings=PolicySettings(consecutive_windows=1, resolve_windows=1),
+        sinks={"retrain": SinkRoute(sink="retrain", group_by="kind")},
+        routes={MONITOR: ["retrain"]},
+    )
+    feed(pipeline, range(4))
+    assert not pipeline.process(evaluation(3, drifting=False), now=clock()).applied
+    states = store.get_states(MONITOR)
+    assert {s.status for s in states.values()} == {"resolved"}
+    assert all(s.since is not None and s.since.tzinfo is not None for s in states.values())
+    receiver.fail_next(500)
+    sink = WebhookSink("retrain", url=receiver.url, secret=SECRET, clock=real_clock, timeout_s=2)
+    worker = DeliveryWorker(store, {"retrain": sink}, clock=clock, backoff=Backoff(initial_s=1, jitter=0))
+    worker.run_once(clock())
+    clock.advance(1)
+    report = worker.run_once(clock())
+    assert report.remaining == 0 and len(receiver.processed) == 8  # 2 kinds x (fire, resolve) x 2
+    assert store.count_items() == {"delivered": 8}
+    engine.dispose()

@@ -218,3 +218,17 @@ def test_constructor_validation() -> None:
     with pytest.raises(ValueError, match="needs a non-empty token"):
         SlackSink.with_token("x", token="", channel="#c", threads=None)
     assert "xoxb" not in repr(SlackSink.with_token("x", token="xoxb-1", channel="#c", threads=None))
+
+
+def test_resolved_lines_show_the_last_flagged_value() -> None:
+    driver = Driver()
+    driver.notify(window(0, drift("age"), quality("*", "volume")))
+    (resolved,) = driver.notify(window(1))
+    lines = render_text(resolved).splitlines()
+    assert (
+        "  :white_check_mark: `age` back to normal (last flagged: wasserstein 0.21 vs threshold 0.1 (2.1× threshold))"
+        in lines
+    )
+    assert (
+        "  :white_check_mark: dataset back to normal (last flagged: volume: 0.31 vs threshold 0.05)" in lines
+    )
