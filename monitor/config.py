@@ -709,8 +709,8 @@ class _Reader:
         service = self.read_service(top.get("service"))
         store = self.read_store(top.get("store"))
         http = self.read_http(top.get("http"))
-        sources = self.read_named("sources", top.get("sources"), self.read_source)
-        sinks = self.read_named("sinks", top.get("sinks"), self.read_sink)
+        sources: dict[str, SourceConfig] = self.read_named("sources", top.get("sources"), self.read_source)
+        sinks: dict[str, SinkConfig] = self.read_named("sinks", top.get("sinks"), self.read_sink)
         monitors = self.read_monitors(top.get("monitors"), sources, sinks, store)
         alerts = self.read_alerts(top.get("alerts"), monitors)
         return DriftwardenConfig(
@@ -738,7 +738,7 @@ class _Reader:
         return StoreConfig(
             url=url,
             url_env=url_env,
-            reports_dir=t.path("reports_dir", default="var/reports", must_exist=False),
+            reports_dir=t.path("reports_dir", default="var/reports", must_exist=False) or Path("var/reports"),
             retention=t.duration("retention", default=timedelta(days=90), positive=True),
         )
 
