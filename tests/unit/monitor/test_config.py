@@ -5,10 +5,13 @@ from __future__ import annotations
 import json
 import re
 import shutil
+import tempfile
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from monitor.config import (
     ALERT_KINDS,
@@ -925,3 +928,38 @@ def test_kubernetes_configmap_parses_and_matches_the_deployment(tmp_path: Path) 
     assert probes == {"livenessProbe": "/healthz", "readinessProbe": "/readyz"}
     grace = deployment["spec"]["template"]["spec"]["terminationGracePeriodSeconds"]
     assert grace > config.service.shutdown_grace.total_seconds()
+
+
+# ---- gathering, as a property ----------------------------------------------------------------------
+
+INDEPENDENT_MISTAKES: tuple[tuple[str, str], ...] = (
+    ('[service]\nlog_format = "xml"', "service.log_format"),
+    ("[http]\nport = -1", "http.port"),
+    ('[store]\nretention = "forever"', "store.retention"),
+    ('[alerts]\nrepeat_interval = "0s"', "alerts.repeat_interval"),
+    ('[sources.bad_file]\nkind = "file"\npath = "nope.csv"', "sources.bad_file.path"),
+    ('[sources.bad_kafka]\nkind = "kafka"\ntopic = "t"', "sources.bad_kafka.bootstrap_servers"),
+    ('[sinks.bad_log]\nkind = "log"\nmin_severity = "info"', "sinks.bad_log.min_severity"),
+    (
+        '[sinks.bad_hook]\nkind = "webhook"\nurl = "https://h/x"\nsecret_env = "UNSET_VAR"',
+        "sinks.bad_hook.secret_env",
+    ),
+    (
+        '[[monitors]]\nname = "m"\nsource = "nowhere"\nprofile = "demo/profile.json"\nwindow = { rows = 1 }',
+        "monitors[0].source",
+    ),
+)
+
+
+@given(st.sets(st.integers(min_value=0, max_value=len(INDEPENDENT_MISTAKES) - 1)))
+@settings(max_examples=40, deadline=None)
+def test_every_mistake_is_reported_once(chosen: set[int]) -> None:
+    with tempfile.TemporaryDirectory() as directory:
+        path = write(Path(directory), "\n".join(INDEPENDENT_MISTAKES[i][0] for i in sorted(chosen)))
+        try:
+            load_config(path, {})
+        except ConfigError as error:
+            reported = [problem.key for problem in error.problems]
+        else:
+            reported = []
+    assert sorted(reported) == sorted(INDEPENDENT_MISTAKES[i][1] for i in chosen)
