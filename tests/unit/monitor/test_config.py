@@ -963,3 +963,13 @@ def test_every_mistake_is_reported_once(chosen: set[int]) -> None:
         else:
             reported = []
     assert sorted(reported) == sorted(INDEPENDENT_MISTAKES[i][1] for i in chosen)
+
+
+def test_kustomization_lists_existing_manifests() -> None:
+    yaml = pytest.importorskip("yaml")
+    k8s = REPO / "deploy" / "k8s"
+    kustomization = yaml.safe_load((k8s / "kustomization.yaml").read_text())
+    for resource in kustomization["resources"]:
+        document = yaml.safe_load((k8s / resource).read_text())
+        assert document["apiVersion"] and document["kind"] and document["metadata"]["name"]
+    assert "secret.example.yaml" not in kustomization["resources"]
