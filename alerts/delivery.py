@@ -135,24 +135,15 @@ class DeliveryWorker:
         """Attempt every due item once (per sink, in order); return what happened."""
         now = now or self._clock()
         report = DeliveryReport()
-        blocked: set[str] = set()
-        items = self._store.pending_items(self._batch_limit)
-        for item in items:
-            if item.sink in blocked:
-                continue
-            sink = self._sinks.get(item.sink)
-            if sink is None:
-                blocked.add(item.sink)
-                logger.warning(
-                    "outbox item for unconfigured sink stays pending sink=%s id=%d", item.sink, item.id
-                )
-                continue
-            if item.next_attempt_at > now:
-                blocked.add(item.sink)
-                continue
-            if not self._attempt(sink, item, now, report):
-                blocked.add(item.sink)
-        report.remaining = len(self._store.pending_items(self._batch_limit))
+        for name, sink in self._sinks.items():
+            for item in self._store.pending_items(self._batch_limit, sink=name):
+                if item.next_attempt_at > now or not self._attempt(sink, item, now, report):
+                    break
+        pending = self._store.pending_items(self._batch_limit)
+        for orphan in sorted({i.sink for i in pending} - set(self._sinks) - self._warned_sinks):
+            self._warned_sinks.add(orphan)
+            logger.warning("outbox items for unconfigured sink stay pending sink=%s", orphan)
+        report.remaining = len(pending)
         return report
 
     def _attempt(self, sink: Sink, item: OutboxItem, now: datetime, report: DeliveryReport) -> bool:
@@ -227,13 +218,10 @@ class DeliveryWorker:
             if now >= deadline:
                 break
             total.add(self.run_once(now))
-            heads: dict[str, OutboxItem] = {}
-            for item in self._store.pending_items(self._batch_limit):
-                if item.sink in self._sinks:
-                    heads.setdefault(item.sink, item)
+            heads = [items[0] for name in self._sinks if (items := self._store.pending_items(1, sink=name))]
             if not heads:
                 break
-            next_due = min(item.next_attempt_at for item in heads.values())
+            next_due = min(item.next_attempt_at for item in heads)
             if next_due >= deadline:
                 break
             wait = (next_due - self._clock()).total_seconds()

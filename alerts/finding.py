@@ -7,6 +7,7 @@ exact mapping from the JSON contract.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -176,6 +177,12 @@ class WindowEvaluation:
                 )
         for kind in self.evaluated_kinds:
             check_kind(kind)
+        try:
+            json.dumps(dict(self.window), allow_nan=False)
+        except (TypeError, ValueError) as exc:
+            raise ValueError(
+                f"window must be the contract's JSON object, got {dict(self.window)!r}: {exc}"
+            ) from exc
         object.__setattr__(self, "window", _freeze(self.window))
         object.__setattr__(self, "history", _freeze(self.history))
 

@@ -4,9 +4,6 @@ from __future__ import annotations
 
 import io
 
-from matplotlib.backends.backend_agg import FigureCanvasAgg
-from matplotlib.figure import Figure
-
 from alerts.finding import HistoryPoint
 from alerts.notification import Notification
 
@@ -30,6 +27,10 @@ def render_plot(notification: Notification, *, max_series: int = MAX_SERIES) -> 
             break
     if not series:
         return None
+    # imported here: matplotlib takes about half a second to import, and only Slack plots need it
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
     figure = Figure(figsize=(6.0, 2.6), dpi=100)
     FigureCanvasAgg(figure)
     axes = figure.add_subplot(1, 1, 1)

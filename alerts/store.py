@@ -86,8 +86,8 @@ class AlertStore(Protocol):
         """Add items to the outbox as pending, due at ``now``."""
         ...
 
-    def pending_items(self, limit: int = 1000) -> list[OutboxItem]:
-        """Pending items, oldest (lowest id) first, due or not."""
+    def pending_items(self, limit: int = 1000, *, sink: str | None = None) -> list[OutboxItem]:
+        """Pending items (of ``sink``, or of every sink), oldest (lowest id) first, due or not."""
         ...
 
     def get_item(self, item_id: int) -> OutboxItem | None:

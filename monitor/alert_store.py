@@ -112,6 +112,7 @@ alert_outbox = Table(
     Column("last_error", Text),
     UniqueConstraint("sink", "event_id", name="uq_alert_outbox_sink_event"),
     Index("ix_alert_outbox_status_id", "status", "id"),
+    Index("ix_alert_outbox_sink_status_id", "sink", "status", "id"),
 )
 
 alert_silence = Table(
@@ -307,16 +308,13 @@ class SqlAlertStore:
         with self._engine.begin() as conn:
             self._enqueue(conn, items, now)
 
-    def pending_items(self, limit: int = 1000) -> list[OutboxItem]:
-        """Pending items, lowest id first."""
-        query = (
-            select(alert_outbox)
-            .where(alert_outbox.c.status == "pending")
-            .order_by(alert_outbox.c.id)
-            .limit(limit)
-        )
+    def pending_items(self, limit: int = 1000, *, sink: str | None = None) -> list[OutboxItem]:
+        """Pending items (of ``sink``, or of every sink), lowest id first."""
+        query = select(alert_outbox).where(alert_outbox.c.status == "pending")
+        if sink is not None:
+            query = query.where(alert_outbox.c.sink == sink)
         with self._engine.connect() as conn:
-            return [_item_of(row) for row in conn.execute(query)]
+            return [_item_of(row) for row in conn.execute(query.order_by(alert_outbox.c.id).limit(limit))]
 
     def get_item(self, item_id: int) -> OutboxItem | None:
         """One outbox item."""

@@ -67,8 +67,12 @@ class InMemoryAlertStore:
         with self._lock:
             self._enqueue(items, now)
 
-    def pending_items(self, limit: int = 1000) -> list[OutboxItem]:
-        return [i for _, i in sorted(self.items.items()) if i.status == "pending"][:limit]
+    def pending_items(self, limit: int = 1000, *, sink: str | None = None) -> list[OutboxItem]:
+        return [
+            i
+            for _, i in sorted(self.items.items())
+            if i.status == "pending" and (sink is None or i.sink == sink)
+        ][:limit]
 
     def get_item(self, item_id: int) -> OutboxItem | None:
         return self.items.get(item_id)

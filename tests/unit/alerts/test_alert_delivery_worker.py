@@ -241,3 +241,20 @@ def test_pipeline_applies_configured_silences() -> None:
     result = pipeline.process(window(0, drift("age")), now=T0)
     assert result.enqueued == () and result.policy is not None
     assert result.policy.decisions[0].state.muted == "silence"
+
+
+def test_a_long_backlog_of_one_sink_does_not_starve_another() -> None:
+    store = InMemoryAlertStore()
+    fill(store, ["down"], windows=6)
+    fill_later = AlertPipeline(
+        store,
+        settings=PolicySettings(consecutive_windows=1),
+        sinks={"up": SinkRoute(sink="up")},
+        routes={"other": ["up"]},
+    )
+    fill_later.process(window(0, drift("age", monitor="other"), monitor="other"), now=T0)
+    down = ScriptedSink("down", script=[SERVER_DOWN] * 10)
+    up = ScriptedSink("up")
+    worker = DeliveryWorker(store, {"down": down, "up": up}, clock=lambda: T0, batch_limit=3)
+    report = worker.run_once(T0)
+    assert len(up.delivered) == 1 and report.retried == 1

@@ -173,3 +173,10 @@ def test_finding_and_window_validation() -> None:
         window(-1)
     with pytest.raises(ValueError, match="differs from evaluation monitor"):
         window(0, drift(monitor="other"))
+
+
+def test_window_must_be_json() -> None:
+    from alerts import WindowEvaluation
+
+    with pytest.raises(ValueError, match="window must be the contract's JSON object"):
+        WindowEvaluation(monitor="m", window={"index": 1, "start": at(0)}, evaluated_at=at(0))
