@@ -14,9 +14,10 @@ import hashlib
 import json
 import logging
 import math
+import threading
 from collections import Counter
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -451,6 +452,11 @@ class Store:
     def __init__(self, engine: Engine, *, clock: Callable[[], datetime] = _utc_now) -> None:
         self._engine = engine
         self._clock = clock
+        # An in-memory SQLite database is one connection shared by every thread (StaticPool); pysqlite
+        # connections cannot interleave transactions, so calls are serialised. Pooled engines need no lock.
+        self._serial: AbstractContextManager[Any] = (
+            threading.RLock() if isinstance(engine.pool, StaticPool) else nullcontext()
+        )
         if engine.dialect.name == "postgresql":
             self._insert: Callable[..., Any] = pg_dialect.insert
         elif engine.dialect.name == "sqlite":
@@ -496,14 +502,14 @@ class Store:
 
     @contextmanager
     def _write(self) -> Iterator[Connection]:
-        with self._engine.connect() as connection:
+        with self._serial, self._engine.connect() as connection:
             connection.execution_options(**{_WRITE: True})
             with connection.begin():
                 yield connection
 
     @contextmanager
     def _read(self) -> Iterator[Connection]:
-        with self._engine.connect() as connection:
+        with self._serial, self._engine.connect() as connection:
             yield connection
 
     # ---------------------------------------------------------------- progress (crash safety)

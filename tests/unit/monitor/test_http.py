@@ -326,3 +326,34 @@ def test_store_failure_is_503(server: HttpServer, store: Store, monkeypatch: pyt
     monkeypatch.setattr(store, "last_result", broken)
     status, body = get_json(server, "/api/monitors")
     assert status == 503 and "database is locked" in body["error"]
+
+
+def test_concurrent_requests(server: HttpServer) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    paths = [
+        "/api/monitors",
+        "/api/sources",
+        "/api/dead-letters",
+        "/api/monitors/demo/results",
+        "/metrics",
+    ] * 6
+    with ThreadPoolExecutor(max_workers=10) as pool:
+        statuses = list(pool.map(lambda path: request(server, path)[0], paths))
+    assert statuses == [200] * len(paths)
+
+
+def test_in_memory_store_under_concurrent_requests(view: FakeView) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    memory = Store.open("sqlite://")
+    running = HttpServer(memory, Metrics(), view, port=0)
+    running.start()
+    try:
+        paths = ["/api/monitors", "/api/sources", "/api/dead-letters", "/readyz"] * 8
+        with ThreadPoolExecutor(max_workers=10) as pool:
+            statuses = list(pool.map(lambda path: request(running, path)[0], paths))
+        assert statuses == [200] * len(paths)
+    finally:
+        running.stop()
+        memory.dispose()

@@ -158,14 +158,32 @@ def test_sqlite_uses_wal_and_a_busy_timeout(store: Store) -> None:
         assert connection.exec_driver_sql("PRAGMA busy_timeout").scalar() == 10_000
 
 
-def test_in_memory_sqlite_works_across_threads() -> None:
+def test_in_memory_sqlite_serialises_concurrent_threads() -> None:
     memory = Store.open("sqlite://")
     memory.commit_progress(step(0, 2))
-    seen: list[int] = []
-    thread = threading.Thread(target=lambda: seen.append(len(memory.results("m"))))
-    thread.start()
-    thread.join()
-    assert seen == [2]
+    errors: list[BaseException] = []
+    barrier = threading.Barrier(8)
+
+    def work(worker: int) -> None:
+        barrier.wait()
+        try:
+            for _ in range(20):
+                assert len(memory.results("m")) >= 2
+                memory.last_result("m")
+                memory.dead_letters()
+            memory.commit_progress(
+                ProgressUpdate(source=f"s{worker}", checkpoint={"row": worker}, rows_added=1)
+            )
+        except BaseException as exc:  # collected and asserted below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=work, args=(i,)) for i in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert errors == []
+    assert len(memory.all_source_totals()) == 9
 
 
 def test_other_databases_are_rejected() -> None:
