@@ -734,7 +734,7 @@ class _Reader:
 
     def read_store(self, raw: object) -> StoreConfig:
         t = self.table("store", raw, ("url", "url_env", "reports_dir", "retention"))
-        url, url_env = self.read_db_url(t, default="sqlite:///var/driftwarden.db", backends=None)
+        url, url_env = self.read_db_url(t, default="sqlite:///var/driftwarden.db")
         return StoreConfig(
             url=url,
             url_env=url_env,
@@ -742,9 +742,7 @@ class _Reader:
             retention=t.duration("retention", default=timedelta(days=90), positive=True),
         )
 
-    def read_db_url(
-        self, t: _Table, *, default: str | None, backends: tuple[str, ...] | None
-    ) -> tuple[Secret, str | None]:
+    def read_db_url(self, t: _Table, *, default: str | None) -> tuple[Secret, str | None]:
         """Read ``url`` or ``url_env``: exactly one (or neither when there is a default)."""
         url = t.string("url", default=None)
         url_env = t.env_name("url_env")
@@ -774,7 +772,7 @@ class _Reader:
             )
             return Secret(url), url_env
         backend = _url_backend(url)
-        allowed = backends or ("sqlite", "postgresql")
+        allowed = ("sqlite", "postgresql")
         if backend not in allowed:
             t.problem(key, f"unsupported database {backend!r}; supported: {', '.join(allowed)}")
         if backend == "sqlite" and not from_env:
@@ -1005,7 +1003,7 @@ class _Reader:
             ),
         )
         t.get("kind")
-        url, url_env = self.read_db_url(t, default=None, backends=None)
+        url, url_env = self.read_db_url(t, default=None)
         watermark = t.identifier("watermark", required=True) or ""
         tie_breaker = t.identifier("tie_breaker")
         if tie_breaker is not None and tie_breaker == watermark:
