@@ -502,7 +502,7 @@ class DriftwardenConfig:
         raise KeyError(f"unknown monitor {name!r}; defined: {known}")
 
     def secrets(self) -> tuple[Secret, ...]:
-        """Every :class:`Secret` of the tree (for log filters that mask their values)."""
+        """Every secret taken from the environment (for log filters that mask their values)."""
         found: list[Secret] = []
         _collect_secrets(self, found)
         return tuple(found)
@@ -514,6 +514,8 @@ def _collect_secrets(value: object, found: list[Secret]) -> None:
             found.append(value)
     elif dataclasses.is_dataclass(value) and not isinstance(value, type):
         for item in dataclasses.fields(value):
+            if item.name == "url" and getattr(value, "url_env", "") is None:
+                continue  # a URL written in the file is not a secret (its password part is masked in logs)
             _collect_secrets(getattr(value, item.name), found)
     elif isinstance(value, Mapping):
         for item in value.values():

@@ -973,3 +973,8 @@ def test_kustomization_lists_existing_manifests() -> None:
         document = yaml.safe_load((k8s / resource).read_text())
         assert document["apiVersion"] and document["kind"] and document["metadata"]["name"]
     assert "secret.example.yaml" not in kustomization["resources"]
+
+
+def test_secrets_are_those_from_the_environment_only(tmp_path: Path) -> None:
+    config = load_config(write(tmp_path, MINIMAL), {})
+    assert config.secrets() == ()
