@@ -1,0 +1,478 @@
+"""The daemon: wires config, store, sources, monitors, scheduler, HTTP and alerts (the composition root)."""
+
+from __future__ import annotations
+
+import logging
+import os
+import queue
+import signal
+import threading
+import time
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from types import FrameType
+from typing import Any
+
+import pandas as pd
+from apscheduler.events import EVENT_JOB_ERROR, EVENT_JOB_MAX_INSTANCES, EVENT_JOB_MISSED, JobEvent
+from apscheduler.schedulers.background import BackgroundScheduler
+
+from alerts import DeliveryWorker, HistoryPoint
+from connectors.base import DeadLetter
+from detectors.profile import Profile
+from monitor.alert_store import SqlAlertStore
+from monitor.alerting import build_alert_pipeline, build_sinks, window_evaluation
+from monitor.cli import load_profile
+from monitor.config import DriftwardenConfig, RowWindow, describe_config, load_config
+from monitor.evidently_report import write_drift_report
+from monitor.http import HttpServer, MonitorView, SourceView
+from monitor.logging import configure_logging
+from monitor.metrics import Metrics
+from monitor.runtime import EvaluatedWindow, MonitorRuntime, RecentAlerts, SourceWorker, utc_now
+from monitor.sources import build_source, monitors_of
+from monitor.store import ProgressUpdate, Store
+
+logger = logging.getLogger(__name__)
+
+STARTUP_FAILURE = 3
+HANDLED_SIGNALS = (signal.SIGINT, signal.SIGTERM)
+
+
+class Service:
+    """The long-running daemon.
+
+    ``start()`` opens the store, restores each monitor's open windows, starts one thread per
+    source, the scheduler (time-window ticks, freshness, alert delivery, retention) and HTTP.
+    ``stop()`` shuts down in order: scheduler, sources (persisting open state and committing
+    positions), alert outbox drain until the grace deadline, HTTP, store.
+    """
+
+    def __init__(
+        self,
+        config: DriftwardenConfig,
+        *,
+        environ: Mapping[str, str] | None = None,
+        clock: Callable[[], datetime] = utc_now,
+        tick_interval_s: float = 1.0,
+        delivery_interval_s: float = 1.0,
+    ) -> None:
+        self.config = config
+        self.environ = dict(os.environ if environ is None else environ)
+        self.clock = clock
+        self.tick_interval_s = tick_interval_s
+        self.delivery_interval_s = delivery_interval_s
+        self.metrics = Metrics()
+        self.store: Store | None = None
+        self.alert_store: SqlAlertStore | None = None
+        self.monitors: dict[str, MonitorRuntime] = {}
+        self.workers: dict[str, SourceWorker] = {}
+        self.http: HttpServer | None = None
+        self.scheduler: BackgroundScheduler | None = None
+        self.delivery: DeliveryWorker | None = None
+        self.recent = RecentAlerts()
+        self._draining = False
+        self._stopped = threading.Event()
+        self._stop_requested = threading.Event()
+        self._alert_lock = threading.Lock()
+        self._reports: queue.Queue[tuple[str, int, Profile, Any] | None] = queue.Queue(maxsize=16)
+        self._report_thread: threading.Thread | None = None
+
+    # ---- lifecycle -------------------------------------------------------------------------
+    def start(self) -> None:
+        cfg = self.config
+        logger.info("startup begin config=%s", cfg.path)
+        logger.info("effective config %s", describe_config(cfg))
+        self.store = Store.open(cfg.store.url.reveal())
+        self.metrics.seed_from_store(self.store)
+        self.alert_store = SqlAlertStore(self.store.engine)
+        self.alert_pipeline = build_alert_pipeline(cfg, self.alert_store)
+        sinks = build_sinks(cfg, threads=self.alert_store, clock=self.clock)
+        self.delivery = DeliveryWorker(
+            self.alert_store,
+            sinks,
+            clock=self.clock,
+            give_up_after=cfg.alerts.give_up_after,
+            observer=self._observe_delivery,
+        )
+        for mcfg in cfg.monitors:
+            profile = load_profile(str(mcfg.profile))
+            self.store.save_profile(mcfg.name, profile.to_dict())
+            rt = MonitorRuntime(mcfg, profile)
+            rt.restore(self.store)
+            self.monitors[mcfg.name] = rt
+        self._replay_unalerted_windows()
+        for name, scfg in cfg.sources.items():
+            mons = [self.monitors[m.name] for m in monitors_of(cfg, name)]
+            if not mons:
+                logger.info("source has no monitor, not started source=%s", name)
+                continue
+            worker = SourceWorker(
+                build_source(scfg, cfg, environ=self.environ),
+                mons,
+                self.store,
+                on_windows=self._on_windows,
+                on_rows=self._on_rows,
+                stop_on_end=getattr(scfg, "at_end", "") == "exit",
+            )
+            self.workers[name] = worker
+        Path(cfg.store.reports_dir).mkdir(parents=True, exist_ok=True)
+        self._report_thread = threading.Thread(target=self._report_loop, name="reports", daemon=True)
+        self._report_thread.start()
+        if cfg.http.enabled:
+            self.http = HttpServer(
+                self.store,
+                self.metrics,
+                self,
+                host=cfg.http.host,
+                port=cfg.http.port,
+                reports_dir=cfg.store.reports_dir,
+            )
+            self.http.start()
+            logger.info("http listening url=%s", self.http.url)
+        for worker in self.workers.values():
+            worker.start()
+        self.scheduler = BackgroundScheduler(
+            timezone=UTC,
+            job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": 30},
+        )
+        self.scheduler.add_listener(self._on_job_event, EVENT_JOB_ERROR | EVENT_JOB_MISSED | EVENT_JOB_MAX_INSTANCES)
+        self.scheduler.add_job(self.tick, "interval", seconds=self.tick_interval_s, id="tick", replace_existing=True)
+        self.scheduler.add_job(
+            self.deliver, "interval", seconds=self.delivery_interval_s, id="deliver", replace_existing=True
+        )
+        self.scheduler.add_job(self.check_freshness, "interval", seconds=5, id="freshness", replace_existing=True)
+        self.scheduler.add_job(self.retention, "interval", hours=1, id="retention", replace_existing=True)
+        self.scheduler.start()
+        logger.info("startup complete monitors=%d sources=%d", len(self.monitors), len(self.workers))
+
+    @property
+    def dashboard_url(self) -> str | None:
+        if self.config.http.public_url:
+            return self.config.http.public_url.rstrip("/") + "/dashboard"
+        if self.http is not None:
+            return self.http.url.rstrip("/") + "/dashboard"
+        return None
+
+    def _base_url(self) -> str | None:
+        if self.config.http.public_url:
+            return self.config.http.public_url.rstrip("/")
+        if self.http is not None:
+            return self.http.url.rstrip("/")
+        return None
+
+    def request_stop(self) -> None:
+        self._stop_requested.set()
+
+    def run_until_stopped(self) -> None:
+        """Block until a stop is requested or every finite source has finished."""
+        while not self._stop_requested.wait(0.5):
+            if self.workers and all(w.finished.is_set() for w in self.workers.values()):
+                if all(w.end_of_data for w in self.workers.values()):
+                    logger.info("every source reached its end; stopping")
+                    break
+
+    def stop(self, timeout_s: float | None = None) -> None:
+        grace = self.config.service.shutdown_grace.total_seconds() if timeout_s is None else timeout_s
+        deadline = time.monotonic() + grace
+        self._draining = True
+        logger.info("shutdown begin grace=%.0fs", grace)
+        if self.scheduler is not None:
+            logger.info("shutdown: stopping scheduler")
+            self.scheduler.shutdown(wait=True)
+        logger.info("shutdown: stopping sources")
+        for w in self.workers.values():
+            w.stop_event.set()
+        for w in self.workers.values():
+            w.join(max(deadline - time.monotonic(), 0.1))
+            if w.is_alive():
+                logger.warning("source did not stop in time source=%s", w.source.name)
+        if self.delivery is not None:
+            logger.info("shutdown: draining alert outbox")
+            try:
+                self.delivery.drain(self.clock() + timedelta(seconds=max(deadline - time.monotonic(), 0.0)))
+            except Exception:
+                logger.exception("alert drain failed")
+        self._reports.put(None)
+        if self._report_thread is not None:
+            self._report_thread.join(max(min(deadline - time.monotonic(), 5.0), 0.1))
+        if self.http is not None:
+            logger.info("shutdown: stopping http")
+            self.http.stop()
+        if self.store is not None:
+            self.store.dispose()
+        self._stopped.set()
+        logger.info("shutdown complete")
+
+    # ---- jobs -----------------------------------------------------------------------------
+    def tick(self) -> None:
+        now_s = self.clock().timestamp()
+        for w in self.workers.values():
+            if w.connected and not w.finished.is_set():
+                w.tick(now_s)
+
+    def deliver(self) -> None:
+        if self.delivery is not None:
+            self.delivery.run_once(self.clock())
+
+    def retention(self) -> None:
+        if self.store is not None:
+            result = self.store.delete_older_than(self.clock() - self.config.store.retention)
+            logger.info("retention cleanup %s", result)
+
+    def check_freshness(self) -> None:
+        """A row-window monitor whose source has been silent too long gets an empty window with a
+        ``freshness`` issue (time windows produce empty windows on their own)."""
+        now = time.time()
+        for m in self.monitors.values():
+            fresh = m.cfg.freshness
+            if fresh is None or not isinstance(m.cfg.window, RowWindow) or m.stale_reported:
+                continue
+            last = m.last_data_at
+            worker = self.workers.get(m.cfg.source)
+            if last is None or worker is None:
+                continue
+            age = now - last
+            if age <= fresh.total_seconds():
+                continue
+            self._report_stale(m, worker, age, fresh.total_seconds())
+
+    def _report_stale(self, m: MonitorRuntime, worker: SourceWorker, age: float, limit: float) -> None:
+        from detectors.evaluation import evaluate_window
+        from detectors.quality import QualityIssue
+        from detectors.result import WindowInfo
+        from monitor.runtime import window_record
+
+        with m.lock:
+            index = m.next_window_index
+            info = WindowInfo(index=index, first_row=None, last_row=None, start=None, end=None)
+            issue = QualityIssue(
+                column=None,
+                check="freshness",
+                value=age,
+                threshold=limit,
+                severity="critical",
+                detail=f"no data for {age:.0f}s",
+            )
+            result = evaluate_window(
+                m.profile, m.pipeline.new_sketch(), settings=m.pipeline.settings, window=info, extra_issues=(issue,)
+            )
+            m.pipeline.windows.index = index + 1
+            m.stale_reported = True
+            record, doc = window_record(result)
+            state = m.state_bytes()
+        assert self.store is not None
+        self.store.commit_progress(
+            ProgressUpdate(
+                monitor=m.name,
+                open_state=state,
+                next_row=m.next_row,
+                next_window_index=index + 1,
+                windows=(record,),
+            )
+        )
+        self._on_windows(
+            [EvaluatedWindow(monitor=m.name, result=result, result_json=doc, sketch=m.pipeline.new_sketch(), seconds=0.0)]
+        )
+
+    def _on_job_event(self, event: JobEvent) -> None:
+        kind = {EVENT_JOB_ERROR: "error", EVENT_JOB_MISSED: "missed", EVENT_JOB_MAX_INSTANCES: "max_instances"}.get(
+            event.code, "other"
+        )
+        self.metrics.scheduler_event(str(event.job_id), kind)
+        if kind == "error":
+            logger.error("scheduler job failed job=%s error=%s", event.job_id, getattr(event, "exception", ""))
+        else:
+            logger.warning("scheduler job %s job=%s", kind, event.job_id)
+
+    # ---- callbacks from source workers -----------------------------------------------------
+    def _on_rows(self, source: str, rows: int, dead: Sequence[DeadLetter]) -> None:
+        if rows:
+            self.metrics.add_source_rows(source, rows)
+        for d in dead:
+            self.metrics.add_dead_letters(source, d.reason)
+        worker = self.workers.get(source)
+        if worker is not None:
+            self.metrics.set_source_lag(source, dict(worker.status().lag))
+
+    def _on_windows(self, windows: Sequence[EvaluatedWindow]) -> None:
+        for ev in windows:
+            doc = ev.result_json
+            self.metrics.add_rows(ev.monitor, int(doc["rows"]))
+            self.metrics.observe_window(ev.monitor, doc, ev.seconds)
+            w = doc["window"]
+            logger.info(
+                "window evaluated monitor=%s index=%d rows=%d first_row=%s last_row=%s drift=%s drift_share=%.3f "
+                "drifted=%s quality_issues=%d",
+                ev.monitor,
+                w["index"],
+                doc["rows"],
+                w["first_row"],
+                w["last_row"],
+                doc["drift_detected"],
+                doc["drift_share"] or 0.0,
+                ",".join(n for n, f in doc["features"].items() if f["drift_detected"]) or "-",
+                len(doc["quality"]["issues"]),
+            )
+            report_url = None
+            if doc["drift_detected"] and ev.result.rows > 0:
+                report_url = self._queue_report(ev)
+            self._alert(ev.monitor, doc, report_url)
+
+    def _alert(self, monitor: str, doc: Mapping[str, Any], report_url: str | None) -> None:
+        m = self.monitors[monitor]
+        history = {
+            name: tuple(HistoryPoint(window_index=i, statistic=s, threshold=t) for i, s, t in dq)
+            for name, dq in m.history.items()
+        }
+        worker = self.workers.get(m.cfg.source)
+        source_down = worker is not None and not worker.status().connected
+        evaluation = window_evaluation(
+            monitor,
+            doc,
+            evaluated_at=self.clock(),
+            prediction=m.profile.prediction,
+            report_url=report_url,
+            dashboard_url=self.dashboard_url,
+            source_down=source_down,
+            history=history,
+        )
+        with self._alert_lock:
+            try:
+                out = self.alert_pipeline.process(evaluation, now=self.clock())
+            except Exception:
+                logger.exception("alert processing failed monitor=%s window=%s", monitor, doc["window"]["index"])
+                return
+        for item in out.enqueued:
+            payload = getattr(item, "payload", None)
+            entry: dict[str, Any] = {"sink": getattr(item, "sink", ""), "monitor": monitor}
+            if isinstance(payload, Mapping):
+                entry.update(payload)
+            self.recent.add(entry)
+
+    def _replay_unalerted_windows(self) -> None:
+        """Windows stored before a crash interrupted their alert processing get it now."""
+        assert self.store is not None and self.alert_store is not None
+        for name in self.monitors:
+            last = self.alert_store.last_window_index(name)
+            since = 0 if last is None else last + 1
+            for doc in self.store.results(name, since=since, limit=10_000):
+                self.monitors[name].remember(doc)
+                self._alert(name, doc, None)
+
+    # ---- evidently reports -----------------------------------------------------------------
+    def _queue_report(self, ev: EvaluatedWindow) -> str | None:
+        index = int(ev.result_json["window"]["index"])
+        rel = f"{ev.monitor}/window-{index}.html"
+        try:
+            self._reports.put_nowait((ev.monitor, index, self.monitors[ev.monitor].profile, ev.sketch))
+        except queue.Full:
+            logger.warning("report queue full, report skipped monitor=%s index=%d", ev.monitor, index)
+            return None
+        base = self._base_url()
+        return f"{base}/reports/{rel}" if base else None
+
+    def _report_loop(self) -> None:
+        while True:
+            job = self._reports.get()
+            if job is None:
+                return
+            monitor, index, profile, sketch = job
+            try:
+                cols = [c.name for c in profile.columns if c.role == "feature"]
+                ref = pd.DataFrame({c: list(profile.sample.get(c, ())) for c in cols})
+                cur = pd.DataFrame({c: sketch.sample.values[c] for c in cols})
+                path = Path(self.config.store.reports_dir) / monitor / f"window-{index}.html"
+                path.parent.mkdir(parents=True, exist_ok=True)
+                write_drift_report(ref, cur, path, title=f"{monitor} window {index}")
+                logger.info("report written monitor=%s index=%d path=%s", monitor, index, path)
+            except Exception as exc:
+                logger.warning("report failed monitor=%s index=%d error=%s", monitor, index, exc)
+
+    # ---- delivery metrics ------------------------------------------------------------------
+    def _observe_delivery(self, *args: Any, **kwargs: Any) -> None:
+        sink = kwargs.get("sink") or (args[0] if args else "unknown")
+        outcome = kwargs.get("outcome") or (args[1] if len(args) > 1 else "unknown")
+        seconds = kwargs.get("seconds")
+        sink_name = getattr(sink, "name", sink)
+        outcome_name = getattr(outcome, "outcome", outcome)
+        self.metrics.alert_sent(str(sink_name), str(outcome_name), seconds)
+
+    # ---- ServiceView for HTTP --------------------------------------------------------------
+    def monitor_views(self) -> Sequence[MonitorView]:
+        return [MonitorView(name=m.cfg.name, source=m.cfg.source) for m in self.monitors.values()]
+
+    def source_views(self) -> Sequence[SourceView]:
+        out = []
+        for name, scfg in self.config.sources.items():
+            w = self.workers.get(name)
+            st = w.status() if w is not None else None
+            out.append(
+                SourceView(
+                    name=name,
+                    kind=scfg.kind,
+                    connected=bool(st and st.connected) or bool(w and w.end_of_data),
+                    reason=(st.reason if st else "no monitor uses this source"),
+                    lag=dict(st.lag) if st else {},
+                )
+            )
+        return out
+
+    def firing_alerts(self, monitor: str) -> Sequence[str]:
+        if self.alert_store is None:
+            return []
+        states = self.alert_store.get_states(monitor)
+        return sorted(str(k) for k, s in states.items() if s.status == "firing")
+
+    def recent_alerts(self, limit: int) -> Sequence[Mapping[str, Any]]:
+        return self.recent.latest(limit)
+
+    def is_draining(self) -> bool:
+        return self._draining
+
+
+@contextmanager
+def capture_signals(service: Service) -> Iterator[None]:
+    """First SIGINT/SIGTERM asks for a graceful stop; a second one exits at once."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    count = {"n": 0}
+
+    def handle(sig: int, frame: FrameType | None) -> None:
+        count["n"] += 1
+        if count["n"] == 1:
+            logger.info("signal received signal=%s: stopping gracefully", signal.Signals(sig).name)
+            service.request_stop()
+        else:
+            logger.warning("second signal: exiting now")
+            os._exit(130)
+
+    original = {s: signal.signal(s, handle) for s in HANDLED_SIGNALS}
+    try:
+        yield
+    finally:
+        for s, h in original.items():
+            signal.signal(s, h)
+
+
+def run_service(config_path: str | Path, *, environ: Mapping[str, str] | None = None) -> int:
+    """``driftwarden run``: load config (exit 2 on errors, raised to the CLI), run until stopped."""
+    env = dict(os.environ if environ is None else environ)
+    cfg = load_config(config_path, env)
+    configure_logging(cfg.service.log_format, cfg.service.log_level, secrets=cfg.secrets())
+    logging.getLogger("apscheduler").setLevel(logging.WARNING)
+    service = Service(cfg, environ=env)
+    with capture_signals(service):
+        try:
+            service.start()
+        except OSError as exc:
+            logger.error("startup failed: %s", exc)
+            service.stop(timeout_s=5)
+            return STARTUP_FAILURE
+        try:
+            service.run_until_stopped()
+        finally:
+            service.stop()
+    return 0
