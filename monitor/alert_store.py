@@ -19,6 +19,7 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
     and_,
+    delete,
     func,
     insert,
     select,
@@ -426,6 +427,32 @@ class SqlAlertStore:
                 .values(expires_at=at, expired=True)
             )
             return True
+
+    # -- retention -------------------------------------------------------------------------------
+    def purge(self, before: datetime) -> dict[str, int]:
+        """Delete what is older than ``before`` and no longer needed; return the counts per table.
+
+        Delivered and failed outbox items created before ``before``, ``inactive``
+        and ``resolved`` alert states last updated before it, and silences that
+        expired before it. Pending items and firing or pending alerts are kept.
+        """
+        with self._engine.begin() as conn:
+            outbox = conn.execute(
+                delete(alert_outbox).where(
+                    and_(
+                        alert_outbox.c.status.in_(("delivered", "failed")), alert_outbox.c.created_at < before
+                    )
+                )
+            ).rowcount
+            states = conn.execute(
+                delete(alert_state).where(
+                    and_(
+                        alert_state.c.status.in_(("inactive", "resolved")), alert_state.c.updated_at < before
+                    )
+                )
+            ).rowcount
+            silences = conn.execute(delete(alert_silence).where(alert_silence.c.expires_at < before)).rowcount
+        return {"alert_outbox": outbox, "alert_state": states, "alert_silence": silences}
 
     # -- slack threads ---------------------------------------------------------------------------
     def get_slack_thread(self, sink: str, ref: str) -> SlackThread | None:

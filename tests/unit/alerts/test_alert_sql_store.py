@@ -132,3 +132,16 @@ def test_naive_datetimes_are_refused(store: SqlAlertStore) -> None:
     item = store.pending_items()[0]
     with pytest.raises((ValueError, StatementError), match="timezone-aware"):
         store.mark_delivered(item.id, T0.replace(tzinfo=None))
+
+
+def test_purge_keeps_pending_items_and_live_alerts(store: SqlAlertStore) -> None:
+    p = pipeline(store, resolve_windows=1)
+    p.process(window(0, drift("age"), quality("income")), now=T0)
+    p.process(window(1, drift("age")), now=T0 + timedelta(hours=1))  # income resolves
+    for item in store.pending_items()[:2]:
+        store.mark_delivered(item.id, T0)
+    add_silence(store, now=T0, duration=timedelta(minutes=5))
+    counts = store.purge(T0 + timedelta(days=1))
+    assert counts == {"alert_outbox": 2, "alert_state": 1, "alert_silence": 1}
+    assert [s.status for s in store.get_states(MONITOR).values()] == ["firing"]
+    assert len(store.pending_items()) == len(store.list_items())
