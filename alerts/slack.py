@@ -188,7 +188,8 @@ class SlackSink:
 
     def _send_webhook(self, webhook: WebhookClient, notification: Notification) -> SendOutcome:
         response = webhook.send(text=headline(notification), blocks=render_blocks(notification))
-        retry_after = (response.headers or {}).get("Retry-After") if hasattr(response, "headers") else None
+        headers = {str(k).lower(): v for k, v in (getattr(response, "headers", None) or {}).items()}
+        retry_after = headers.get("retry-after")
         if isinstance(retry_after, list):
             retry_after = retry_after[0] if retry_after else None
         return classify_status(

@@ -10,7 +10,6 @@ from typing import Any
 from sqlalchemy import (
     Boolean,
     Column,
-    DateTime,
     Engine,
     Index,
     Integer,
@@ -26,7 +25,6 @@ from sqlalchemy import (
     update,
 )
 from sqlalchemy.engine import Connection
-from sqlalchemy.types import TypeDecorator
 
 from alerts import (
     AlertKey,
@@ -38,7 +36,7 @@ from alerts import (
     Silence,
     SlackThread,
 )
-from monitor.schema import metadata
+from monitor.schema import UtcDateTime, metadata
 
 
 def _utc(value: datetime | None) -> datetime | None:
@@ -48,23 +46,6 @@ def _utc(value: datetime | None) -> datetime | None:
     if value.tzinfo is None:
         return value.replace(tzinfo=UTC)
     return value.astimezone(UTC)
-
-
-class UtcDateTime(TypeDecorator[datetime]):
-    """A timezone-aware UTC datetime on every backend (SQLite keeps no offset)."""
-
-    impl = DateTime(timezone=True)
-    cache_ok = True
-
-    def process_bind_param(self, value: datetime | None, dialect: Any) -> datetime | None:
-        if value is None:
-            return None
-        if value.tzinfo is None:
-            raise ValueError(f"datetimes stored by the alert store must be timezone-aware, got {value!r}")
-        return value.astimezone(UTC)
-
-    def process_result_value(self, value: datetime | None, dialect: Any) -> datetime | None:
-        return _utc(value)
 
 
 alert_state = Table(
