@@ -158,6 +158,7 @@ class TimeWindows:
         self.closed_until = closed_until  # end of the last closed window
         self.watermark: float | None = None
         self.pending_late = 0
+        self.pending_malformed = 0  # malformed rows seen while no window was open
 
     def _start_of(self, t: np.ndarray) -> np.ndarray:
         return np.floor(t / self.duration_s) * self.duration_s
@@ -181,6 +182,7 @@ class TimeWindows:
             raise ValueError("event_times and row_numbers differ in length")
         n = int(event_times.size)
         if n == 0:
+            self._count_malformed(len(malformed_positions))
             return []
         d, lag = self.duration_s, self.lateness_s
         prev = -math.inf if self.watermark is None else self.watermark
@@ -207,10 +209,7 @@ class TimeWindows:
                     event_times=event_times[sel],
                     extra_columns=extra_columns,
                 )
-        if malformed_positions:
-            target = self._latest_open()
-            if target is not None:
-                target.malformed_rows += len(malformed_positions)
+        self._count_malformed(len(malformed_positions))
         self.watermark = float(wm_after[-1])
         late_rows = np.flatnonzero(late)
         out: list[ClosedWindow] = []
@@ -227,21 +226,34 @@ class TimeWindows:
         return out
 
     def _closable_starts(self, limit: float) -> list[float]:
-        """Starts of windows (open ones and empty gaps between) whose end is at or before ``limit``."""
-        starts = sorted(s for s in self.open if s + self.duration_s <= limit)
-        if not starts and self.closed_until is None:
+        """Starts of windows (open ones and empty gaps) whose end is at or before ``limit``.
+
+        Every such window is due, even an empty gap with no open window after it: a row for it
+        would be late already. Emitting gaps as soon as they are due (not when a later window
+        closes) keeps late-row attribution independent of how the stream is chunked.
+        """
+        if self.closed_until is not None:
+            nxt = self.closed_until
+        elif self.open:
+            nxt = min(self.open)
+        else:
             return []
         out: list[float] = []
-        nxt = self.closed_until if self.closed_until is not None else starts[0]
-        last = starts[-1] if starts else None
-        while len(out) < MAX_EMPTY_WINDOWS:
-            if last is not None and nxt > last:
-                break
-            if last is None:
-                break
+        while nxt + self.duration_s <= limit and len(out) < MAX_EMPTY_WINDOWS:
             out.append(nxt)
             nxt = nxt + self.duration_s
         return out
+
+    def _count_malformed(self, count: int) -> None:
+        """Malformed rows have no event time: count them in the latest open window, or in the next
+        window to close when none is open (never drop them)."""
+        if count <= 0:
+            return
+        target = self._latest_open()
+        if target is not None:
+            target.malformed_rows += count
+        else:
+            self.pending_malformed += count
 
     def _latest_open(self) -> WindowSketch | None:
         if not self.open:
@@ -265,6 +277,8 @@ class TimeWindows:
     def _emit(self, start: float, sketch: WindowSketch) -> ClosedWindow:
         sketch.late_rows += self.pending_late
         self.pending_late = 0
+        sketch.malformed_rows += self.pending_malformed
+        self.pending_malformed = 0
         info = WindowInfo(
             index=self.index,
             first_row=sketch.first_row,
@@ -281,7 +295,10 @@ class TimeWindows:
         if not self.open:
             return []
         last = max(self.open)
-        out = [self._emit(s, self.open.pop(s, None) or self._new()) for s in self._closable_starts(last + self.duration_s)]
+        out = [
+            self._emit(s, self.open.pop(s, None) or self._new())
+            for s in self._closable_starts(last + self.duration_s)
+        ]
         return out
 
     def state(self) -> dict[str, Any]:
@@ -291,6 +308,7 @@ class TimeWindows:
             "closed_until": self.closed_until,
             "watermark": self.watermark,
             "pending_late": self.pending_late,
+            "pending_malformed": self.pending_malformed,
             "open": {repr(s): sk.to_state() for s, sk in self.open.items()},
         }
 
@@ -299,6 +317,7 @@ class TimeWindows:
         self.closed_until = state.get("closed_until")
         self.watermark = state.get("watermark")
         self.pending_late = int(state.get("pending_late", 0))
+        self.pending_malformed = int(state.get("pending_malformed", 0))
         self.open = {}
         for key, st in state.get("open", {}).items():
             sk = self._new()
