@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import os
 import sys
@@ -232,15 +233,12 @@ def cmd_check(args: argparse.Namespace, out: TextIO) -> int:
 
     tracker = ModelTracker(profile)
     tracker.observe(table.columns, table.row_numbers)
-    performance, concept = tracker.close_window(sketch, None)
     result = evaluate_window(
-        profile,
-        sketch,
-        settings=settings,
-        absent_columns=absent,
-        performance=performance,
-        concept=concept,
+        profile, sketch, settings=settings, absent_columns=absent, performance=tracker.performance(sketch)
     )
+    concept = tracker.concept_verdict(features_drifted=any(f.drift_detected for f in result.features.values()))
+    if concept is not None:
+        result = dataclasses.replace(result, concept=concept, dataset_drift=result.dataset_drift or concept.drift_detected)
     if args.format == "json":
         out.write(json.dumps(to_json(result), allow_nan=False) + "\n")
     else:

@@ -1,39 +1,202 @@
-"""Per-window model performance and concept drift from the prediction and target columns."""
+"""Per-window model performance and concept drift from the prediction and target columns.
+
+Performance is computed from the window's row-aligned sample (every row for windows up to the
+sample size, a uniform sample beyond, with a confidence interval either way). Concept drift runs
+streaming change detectors on the per-row error stream, in arrival order, across windows.
+"""
 
 from __future__ import annotations
 
+import dataclasses
+import logging
+import math
 from collections.abc import Mapping
+from types import MappingProxyType
 from typing import Any
 
 import numpy as np
 
+from detectors.concept import ConceptDriftMonitor, ConceptMonitorState
+from detectors.performance import compare_performance, get_metric
 from detectors.profile import Profile
 from detectors.result import ConceptVerdict, PerformanceVerdict, WindowInfo
 from detectors.sketch import WindowSketch
+from detectors.values import normalize_levels, parse_numeric
+
+logger = logging.getLogger(__name__)
+
+PRIMARY_METRIC = {"classification": "accuracy", "regression": "mae"}
+DEFAULT_TOLERANCE = {"accuracy": 0.02, "mae": 0.0}
+MIN_LABELLED_ROWS = 30
 
 
-class ModelTracker:
-    """Follows labelled rows of a monitor (filled in by the model-drift work)."""
+def _labels(values: np.ndarray) -> np.ndarray:
+    return normalize_levels(values)
 
-    def __init__(self, profile: Profile, *, concept_method: str | None = "adwin") -> None:
-        self.profile = profile
-        self.concept_method = concept_method
 
-    def observe(self, columns: Mapping[str, np.ndarray], row_numbers: np.ndarray) -> None:
-        return None
-
-    def close_window(
-        self, sketch: WindowSketch, info: WindowInfo
-    ) -> tuple[PerformanceVerdict | None, ConceptVerdict | None]:
-        return None, None
-
-    def state(self) -> dict[str, Any]:
-        return {}
-
-    def restore(self, state: Mapping[str, Any]) -> None:
-        return None
+def _pairs(
+    profile: Profile, target: np.ndarray, prediction: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """Rows where both target and prediction are present, as comparable arrays."""
+    if profile.task == "classification":
+        t = _labels(target)
+        p = _labels(prediction)
+        ok = np.array([a is not None and b is not None for a, b in zip(t, p, strict=True)], dtype=bool)
+        return t[ok].astype(str), p[ok].astype(str)
+    tv = parse_numeric(target).values
+    pv = parse_numeric(prediction).values
+    ok = ~np.isnan(tv) & ~np.isnan(pv)
+    return tv[ok], pv[ok]
 
 
 def reference_extras(profile: Profile, columns: Mapping[str, np.ndarray]) -> Profile:
-    """Reference performance and calibration recorded in the profile (model-drift work)."""
-    return profile
+    """Record the model's reference performance (from the training file's target and prediction)."""
+    if profile.target is None or profile.prediction is None or profile.task is None:
+        return profile
+    if profile.target not in columns or profile.prediction not in columns:
+        return profile
+    t, p = _pairs(profile, np.asarray(columns[profile.target]), np.asarray(columns[profile.prediction]))
+    if t.size == 0:
+        return profile
+    perf: dict[str, float] = {}
+    if profile.task == "classification":
+        perf["accuracy"] = float(np.mean(t == p))
+        levels = [c for c in profile.column(profile.target).levels]
+        if len(levels) == 2:
+            pos = "1" if "1" in levels else levels[-1]
+            tp = float(np.sum((t == pos) & (p == pos)))
+            fp = float(np.sum((t != pos) & (p == pos)))
+            fn = float(np.sum((t == pos) & (p != pos)))
+            perf["precision"] = tp / (tp + fp) if tp + fp else 0.0
+            perf["recall"] = tp / (tp + fn) if tp + fn else 0.0
+            perf["f1"] = 2 * tp / (2 * tp + fp + fn) if tp + fp + fn else 0.0
+    else:
+        err = t - p
+        perf["mae"] = float(np.mean(np.abs(err)))
+        perf["rmse"] = float(np.sqrt(np.mean(err * err)))
+        sst = float(np.sum((t - t.mean()) ** 2))
+        perf["r2"] = 1.0 - float(np.sum(err * err)) / sst if sst > 0 else math.nan
+    return profile.with_updates(reference_performance=MappingProxyType(perf))
+
+
+class ModelTracker:
+    """Follows a monitor's labelled rows: performance per window, concept drift across windows.
+
+    Parameters
+    ----------
+    profile:
+        The training profile (target, prediction, task and reference performance).
+    concept_method:
+        A streaming detector name (``"adwin"``, ``"hddm_a"``, ...), or ``None``/``"none"`` for the
+        calm default combination of :func:`detectors.concept.default_detectors`.
+    tolerance:
+        Acceptable absolute degradation of the primary metric before performance is flagged.
+    """
+
+    def __init__(
+        self,
+        profile: Profile,
+        *,
+        concept_method: str | None = "adwin",
+        tolerance: float | None = None,
+    ) -> None:
+        self.profile = profile
+        self.enabled = (
+            profile.target is not None and profile.prediction is not None and profile.task is not None
+        )
+        self.metric = PRIMARY_METRIC.get(profile.task or "", "accuracy")
+        self.tolerance = DEFAULT_TOLERANCE.get(self.metric, 0.0) if tolerance is None else tolerance
+        self.reference = profile.reference_performance.get(self.metric)
+        self._labelled_since_verdict = 0
+        self.concept: ConceptDriftMonitor | None = None
+        if self.enabled:
+            scale = None
+            if profile.task == "regression":
+                mae = profile.reference_performance.get("mae")
+                scale = mae if mae is not None and math.isfinite(mae) and mae > 0 else 1.0
+            detectors = None if concept_method in (None, "none", "default") else [concept_method]
+            try:
+                self.concept = ConceptDriftMonitor(
+                    task=profile.task,  # type: ignore[arg-type]
+                    error_scale=scale,
+                    detectors=detectors,
+                )
+            except (ValueError, KeyError) as exc:
+                logger.warning("concept detector not available method=%s error=%s", concept_method, exc)
+                self.concept = ConceptDriftMonitor(task=profile.task, error_scale=scale)  # type: ignore[arg-type]
+
+    def observe(self, columns: Mapping[str, np.ndarray], row_numbers: np.ndarray) -> None:
+        """Feed the labelled rows of a chunk (in arrival order) to the concept detectors."""
+        if not self.enabled or self.concept is None:
+            return
+        assert self.profile.target is not None and self.profile.prediction is not None
+        if self.profile.target not in columns or self.profile.prediction not in columns:
+            return
+        t, p = _pairs(self.profile, np.asarray(columns[self.profile.target]), np.asarray(columns[self.profile.prediction]))
+        if t.size == 0:
+            return
+        self.concept.update_many(t, p)
+        self._labelled_since_verdict += int(t.size)
+
+    def close_window(
+        self, sketch: WindowSketch, info: WindowInfo | None, *, features_drifted: bool = False
+    ) -> tuple[PerformanceVerdict | None, ConceptVerdict | None]:
+        """Performance of the window (from its row sample) and the concept verdict since the last one."""
+        return self.performance(sketch), self.concept_verdict(features_drifted=features_drifted)
+
+    def performance(self, sketch: WindowSketch) -> PerformanceVerdict | None:
+        if not self.enabled or self.reference is None or not math.isfinite(self.reference):
+            return None
+        assert self.profile.target is not None and self.profile.prediction is not None
+        tgt = sketch.sample.values.get(self.profile.target)
+        pred = sketch.sample.values.get(self.profile.prediction)
+        if tgt is None or pred is None:
+            return None
+        t, p = _pairs(self.profile, tgt, pred)
+        if t.size < MIN_LABELLED_ROWS:
+            return None
+        metric = get_metric(self.metric)
+        try:
+            r = compare_performance(
+                float(self.reference),
+                t,
+                p,
+                metric=metric.name,
+                tolerance=self.tolerance,
+                n_resamples=300,
+                seed=0,
+                pos_label=t[0] if metric.kind == "label" else 1,
+            )
+        except ValueError as exc:
+            logger.warning("performance not computed metric=%s error=%s", metric.name, exc)
+            return None
+        return PerformanceVerdict(
+            metric=r.metric,
+            value=r.value,
+            reference=r.reference,
+            drift_detected=r.drift_detected,
+            ci_low=r.ci_low,
+            ci_high=r.ci_high,
+            n=r.n,
+        )
+
+    def concept_verdict(self, *, features_drifted: bool) -> ConceptVerdict | None:
+        if self.concept is None or self._labelled_since_verdict == 0:
+            return None
+        r = self.concept.result(features_drifted=features_drifted)
+        self._labelled_since_verdict = 0
+        return ConceptVerdict(method=r.method, drift_detected=r.drift_detected, detail=r.detail)
+
+    def state(self) -> dict[str, Any]:
+        if self.concept is None:
+            return {}
+        return {
+            "concept": dataclasses.asdict(self.concept.snapshot()),
+            "labelled_since_verdict": self._labelled_since_verdict,
+        }
+
+    def restore(self, state: Mapping[str, Any]) -> None:
+        if self.concept is None or not state.get("concept"):
+            return
+        self.concept.restore(ConceptMonitorState.from_dict(state["concept"]))
+        self._labelled_since_verdict = int(state.get("labelled_since_verdict", 0))

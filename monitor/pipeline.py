@@ -5,6 +5,7 @@ Shared by ``driftwarden replay`` and the daemon, so both say the same thing abou
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import math
 from collections.abc import Mapping, Sequence
@@ -144,15 +145,45 @@ class MonitorPipeline:
                 if untimed_as_malformed:
                     malformed_positions = tuple(sorted((*malformed_positions, *untimed)))
                     untimed = ()
-        self.tracker.observe(columns, row_numbers)
         if isinstance(self.windows, TimeWindows):
             assert times is not None
+            self.tracker.observe(columns, row_numbers)
             closed = self.windows.add(columns, row_numbers, event_times=times, malformed_positions=malformed_positions)
-        else:
+            return FeedOutcome(results=tuple(self._evaluate(c) for c in closed), untimed_positions=untimed)
+        # Row windows: feed the concept detectors window by window, so each verdict covers
+        # exactly the rows of its window whatever the chunking.
+        results: list[tuple[WindowResult, WindowSketch]] = []
+        bad = np.asarray(sorted(malformed_positions), dtype=np.int64)
+        size = self.windows.window_rows
+        lo = 0
+        n = int(row_numbers.size)
+        while True:
+            end_pos = (self.windows.index + 1) * size
+            hi = lo + int(np.searchsorted(row_numbers[lo:], end_pos, side="left"))
+            seg = {k: v[lo:hi] for k, v in columns.items()}
+            self.tracker.observe(seg, row_numbers[lo:hi])
+            more = hi < n
+            mal = bad[bad < end_pos] if more else bad
+            bad = bad[bad >= end_pos] if more else bad[:0]
             closed = self.windows.add(
-                columns, row_numbers, event_times=times, malformed_positions=malformed_positions
+                seg,
+                row_numbers[lo:hi],
+                event_times=None if times is None else times[lo:hi],
+                malformed_positions=tuple(int(x) for x in mal),
             )
-        return FeedOutcome(results=tuple(self._evaluate(c) for c in closed), untimed_positions=untimed)
+            results.extend(self._evaluate(c) for c in closed)
+            lo = hi
+            if not more and bad.size == 0:
+                break
+            if not more:
+                closed = self.windows.add(
+                    {k: v[:0] for k, v in columns.items()},
+                    row_numbers[:0],
+                    malformed_positions=tuple(int(x) for x in bad),
+                )
+                results.extend(self._evaluate(c) for c in closed)
+                break
+        return FeedOutcome(results=tuple(results), untimed_positions=untimed)
 
     def tick(self, now_s: float) -> tuple[tuple[WindowResult, WindowSketch], ...]:
         """Wall-clock tick: close time windows that are due even when no rows arrive."""
@@ -175,7 +206,7 @@ class MonitorPipeline:
                 expected = int(np.median(self._expected.history[-24:]))
             now = info.end
             max_age = self.freshness_s if self.freshness_s is not None else self.window.duration_s
-        performance, concept = self.tracker.close_window(sk, info)
+        performance = self.tracker.performance(sk)
         result = evaluate_window(
             self.profile,
             sk,
@@ -185,8 +216,12 @@ class MonitorPipeline:
             now=now,
             max_age_s=max_age,
             performance=performance,
-            concept=concept,
         )
+        concept = self.tracker.concept_verdict(features_drifted=any(f.drift_detected for f in result.features.values()))
+        if concept is not None:
+            result = dataclasses.replace(
+                result, concept=concept, dataset_drift=result.dataset_drift or concept.drift_detected
+            )
         if isinstance(self.windows, TimeWindows) and sk.rows > 0:
             self._expected.history.append(sk.rows)
         return result, sk

@@ -218,7 +218,10 @@ class Service:
 
     def retention(self) -> None:
         if self.store is not None:
-            result = self.store.delete_older_than(self.clock() - self.config.store.retention)
+            cutoff = self.clock() - self.config.store.retention
+            result = self.store.delete_older_than(cutoff)
+            if self.alert_store is not None:
+                self.alert_store.purge(cutoff)
             logger.info("retention cleanup %s", result)
 
     def check_freshness(self) -> None:
@@ -391,13 +394,8 @@ class Service:
                 logger.warning("report failed monitor=%s index=%d error=%s", monitor, index, exc)
 
     # ---- delivery metrics ------------------------------------------------------------------
-    def _observe_delivery(self, *args: Any, **kwargs: Any) -> None:
-        sink = kwargs.get("sink") or (args[0] if args else "unknown")
-        outcome = kwargs.get("outcome") or (args[1] if len(args) > 1 else "unknown")
-        seconds = kwargs.get("seconds")
-        sink_name = getattr(sink, "name", sink)
-        outcome_name = getattr(outcome, "outcome", outcome)
-        self.metrics.alert_sent(str(sink_name), str(outcome_name), seconds)
+    def _observe_delivery(self, sink: str, outcome: Any, seconds: float | None) -> None:
+        self.metrics.alert_sent(str(sink), str(outcome.outcome), seconds)
 
     # ---- ServiceView for HTTP --------------------------------------------------------------
     def monitor_views(self) -> Sequence[MonitorView]:
