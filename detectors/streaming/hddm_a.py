@@ -52,7 +52,8 @@ class HDDM_A(StreamingDetector[HDDMAState]):  # noqa: N801 - the method's publis
     Defaults ``drift_confidence=1e-4, warning_confidence=5e-3`` are calmer than
     River's ``1e-3``. Measured on 1M drift-free Bernoulli error values with a reset
     after each alarm: River's defaults 0 / 5 / 2 false alarms at error rates
-    0.05 / 0.2 / 0.4, ours 0 / 0 / 0. With :meth:`reset` called right after each detection the detection
+    0.05 / 0.2 / 0.4, ours 0 / 0 / 0; on 50 fresh drift-free streams of 20k values
+    at error rates 0.05 / 0.2: River's 1 / 6, ours 0 / 1. With :meth:`reset` called right after each detection the detection
     points equal River's (tested).
 
     References

@@ -59,7 +59,8 @@ class PageHinkley(StreamingDetector[PageHinkleyState]):
     (``delta=0.05, threshold=100, alpha=1``) are calmer than River's
     (``delta=0.005, threshold=50, alpha=0.9999``). Measured on 1M drift-free N(0, 1)
     values with a reset after each alarm: River's defaults 636 false alarms, ours 1
-    (0 on Bernoulli(0.05/0.2/0.4) streams). The forgetting factor is the main cause:
+    (0 on Bernoulli(0.05/0.2/0.4) streams); on 50 fresh streams of 20k N(0, 1)
+    values: River's 620, ours 0. The forgetting factor is the main cause:
     with :math:`lpha < 1` the sum :math:`m^+` becomes a stationary process whose
     spread (about :math:`1/\sqrt{2(1-lpha)}` = 70 for River's value) exceeds the
     threshold. A 1-sigma mean shift is caught after about 90 values (median over
