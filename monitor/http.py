@@ -10,14 +10,16 @@ from __future__ import annotations
 import json
 import logging
 import mimetypes
+import re
 import shutil
 import threading
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any, Protocol
-from urllib.parse import parse_qs, unquote, urlsplit
+from urllib.parse import parse_qs, quote, unquote, urlsplit
 
 from sqlalchemy.exc import SQLAlchemyError
 
@@ -31,6 +33,7 @@ logger = logging.getLogger(__name__)
 __all__ = ["HttpServer", "MonitorView", "ServiceView", "SourceView"]
 
 MAX_ALERTS_LIMIT = 1000
+_REPORT_INDEX = re.compile(r"(\d+)\.html$")
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -68,7 +71,12 @@ class ServiceView(Protocol):
         ...
 
     def recent_alerts(self, limit: int) -> Sequence[Mapping[str, Any]]:
-        """Recent alert notifications, newest first, as JSON-ready dicts (webhook body shape)."""
+        """Recent alert notifications, newest first, as JSON-ready dicts.
+
+        The dashboard shows the webhook body members ``sent_at``, ``monitor``, ``kind``, ``status``,
+        ``severity``, ``subjects`` (``name`` and ``check``) and ``report_url``, plus ``sink`` and
+        ``outcome`` when present; missing members are shown empty.
+        """
         ...
 
     def is_draining(self) -> bool:
@@ -178,6 +186,37 @@ class _Api:
         limit = _int_param(query, "limit", 50, 1, MAX_ALERTS_LIMIT)
         return 200, [dict(alert) for alert in self.view.recent_alerts(limit)]
 
+    def reports(self, query: Mapping[str, list[str]]) -> tuple[int, Any]:
+        limit = _int_param(query, "limit", 20, 1, MAX_ALERTS_LIMIT)
+        monitor = (query.get("monitor") or [""])[-1]
+        if monitor and ("/" in monitor or "\\" in monitor or monitor.startswith(".")):
+            raise _BadRequest(f"monitor must be a plain name, got {monitor!r}")
+        if self.reports_dir is None:
+            return 200, []
+        base = self.reports_dir / monitor if monitor else self.reports_dir
+        if not base.is_dir():
+            return 200, []
+        found: list[tuple[float, Path]] = []
+        for file in base.rglob("*.html"):
+            relative = file.relative_to(self.reports_dir)
+            if any(part.startswith(".") for part in relative.parts) or not file.is_file():
+                continue
+            found.append((file.stat().st_mtime, relative))
+        found.sort(key=lambda item: (-item[0], item[1].as_posix()))
+        body = []
+        for modified, relative in found[:limit]:
+            index = _REPORT_INDEX.search(relative.name)
+            body.append(
+                {
+                    "monitor": relative.parts[0] if len(relative.parts) > 1 else None,
+                    "name": relative.as_posix(),
+                    "url": "/reports/" + quote(relative.as_posix()),
+                    "window_index": int(index.group(1)) if index else None,
+                    "modified": datetime.fromtimestamp(modified, UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+                }
+            )
+        return 200, body
+
     def metrics_text(self) -> bytes:
         for source in self.view.source_views():
             self.metrics.set_source_lag(source.name, source.lag)
@@ -249,6 +288,8 @@ class _Handler(BaseHTTPRequestHandler):
                 self._send_json(*api.dead_letters(query), head=head)
             elif path == "/api/alerts":
                 self._send_json(*api.alerts(query), head=head)
+            elif path == "/api/reports":
+                self._send_json(*api.reports(query), head=head)
             elif path.startswith("/reports/"):
                 self._send_report(api.report_file(path[len("/reports/") :]), head=head)
             else:

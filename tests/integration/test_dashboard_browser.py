@@ -165,6 +165,7 @@ def server(tmp_path: Path) -> Iterator[HttpServer]:
     reports = tmp_path / "reports" / "demo"
     reports.mkdir(parents=True)
     (reports / "30.html").write_text("<html>evidently</html>")
+    (reports / "window-35.html").write_text("<html>evidently</html>")  # listed by /api/reports only
     running = HttpServer(store, Metrics(), DemoView(), port=0, reports_dir=tmp_path / "reports")
     running.start()
     yield running
@@ -222,6 +223,9 @@ def test_dashboard_draws_charts_in_chromium(server: HttpServer, tmp_path: Path) 
     for name in FEATURES:
         assert f'data-feature="{name}"' in dom
     assert 'href="/reports/demo/30.html"' in dom
+    assert re.search(
+        r'<a class="pill report bad" href="/reports/demo/window-35.html"[^>]*>window #35</a>', dom
+    )
     assert "missing_rate" in dom and "firing: demo:data_drift" in dom
     # drifted features are sorted first
     order = [dom.index(f'data-feature="{name}"') for name in ("age", "tenure", "income")]

@@ -357,3 +357,40 @@ def test_in_memory_store_under_concurrent_requests(view: FakeView) -> None:
     finally:
         running.stop()
         memory.dispose()
+
+
+def test_api_reports_lists_report_files_newest_first(server: HttpServer, reports: Path) -> None:
+    import os
+
+    (reports / "demo" / "window-12.html").write_text("<html>12</html>")
+    (reports / "other").mkdir()
+    (reports / "other" / "1.html").write_text("<html>other</html>")
+    os.utime(reports / "demo" / "3.html", (1_700_000_000, 1_700_000_000))
+    os.utime(reports / "demo" / "window-12.html", (1_800_000_000, 1_800_000_000))
+    os.utime(reports / "other" / "1.html", (1_600_000_000, 1_600_000_000))
+    status, body = get_json(server, "/api/reports?monitor=demo")
+    assert status == 200
+    assert body == [
+        {
+            "monitor": "demo",
+            "name": "demo/window-12.html",
+            "url": "/reports/demo/window-12.html",
+            "window_index": 12,
+            "modified": "2027-01-15T08:00:00Z",
+        },
+        {
+            "monitor": "demo",
+            "name": "demo/3.html",
+            "url": "/reports/demo/3.html",
+            "window_index": 3,
+            "modified": "2023-11-14T22:13:20Z",
+        },
+    ]
+    assert [r["name"] for r in get_json(server, "/api/reports")[1]] == [
+        "demo/window-12.html",
+        "demo/3.html",
+        "other/1.html",
+    ]
+    assert get_json(server, "/api/reports?monitor=nope")[1] == []
+    assert get_json(server, "/api/reports?monitor=..")[0] == 400
+    assert get_json(server, "/api/reports?limit=1")[1][0]["name"] == "demo/window-12.html"
