@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import bisect
+import csv
 import io
 import logging
 import re
@@ -93,36 +95,106 @@ def _frame_to_columns(frame: pd.DataFrame) -> dict[str, np.ndarray]:
         col = frame[name]
         if isinstance(col.dtype, pd.CategoricalDtype):
             col = col.astype(object)
-        if pd.api.types.is_extension_array_dtype(col.dtype):
-            arr = col.to_numpy(dtype=object, na_value=None)
-        elif isinstance(col.dtype, pd.DatetimeTZDtype):
+        if isinstance(col.dtype, pd.DatetimeTZDtype):  # an extension dtype too: test it first
             arr = col.dt.tz_convert("UTC").dt.tz_localize(None).to_numpy()
+        elif pd.api.types.is_extension_array_dtype(col.dtype):
+            arr = col.to_numpy(dtype=object, na_value=None)
         else:
             arr = col.to_numpy()
         out[str(name)] = arr
     return out
 
 
-def _read_csv_text(path: str | Path, text: str) -> tuple[pd.DataFrame, list[tuple[int, str]]]:
-    bad: list[tuple[int, str]] = []
+def _is_blank_record(record: list[str]) -> bool:
+    return not record or (len(record) == 1 and not record[0].strip())
+
+
+def _csv_header(text: str) -> list[str]:
+    """The first non-blank CSV record (the header), parsed on its own."""
+    for record in csv.reader(io.StringIO(text)):
+        if not _is_blank_record(record):
+            return record
+    return []
+
+
+def _parse_csv(path: str | Path, text: str) -> tuple[pd.DataFrame, list[str]]:
+    """``pandas.read_csv`` with ragged lines skipped; returns the frame and the warning texts."""
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         try:
-            frame = pd.read_csv(io.StringIO(text), on_bad_lines="warn", low_memory=False)
+            frame = pd.read_csv(io.StringIO(text), on_bad_lines="warn", index_col=False, low_memory=False)
         except pd.errors.EmptyDataError:
             raise FileFormatError(f"{path}: file is empty (no header)") from None
         except pd.errors.ParserError as exc:
             msg = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
             raise FileFormatError(f"{path}: not a readable CSV file ({msg})") from None
-    for w in caught:
-        for m in _SKIP_RE.finditer(str(w.message)):
-            bad.append((int(m.group(1)), m.group(2).strip()))
-    if len(set(map(str, frame.columns))) != len(frame.columns):
-        raise FileFormatError(f"{path}: duplicate column names in the header")
+    return frame, [str(w.message) for w in caught]
+
+
+def _read_csv_text(path: str | Path, text: str) -> tuple[pd.DataFrame, list[tuple[int, str]]]:
+    """The frame of the well-formed rows, and (0-based data-row position, reason) of the ragged ones."""
+    header = _csv_header(text)
+    if len(set(header)) != len(header):
+        dupes = sorted({h for h in header if header.count(h) > 1})
+        raise FileFormatError(f"{path}: duplicate column names in the header ({', '.join(map(repr, dupes))})")
+    frame, messages = _parse_csv(path, text)
+    if any("Length of header or names does not match" in m for m in messages):
+        # The first data row is wider than the header: pandas then sizes every row on it and
+        # silently truncates. Split the records ourselves and let pandas parse the good ones.
+        frame, bad = _reparse_ragged_csv(path, text, header)
+    else:
+        lines: list[tuple[int, str]] = []
+        for message in messages:
+            for m in _SKIP_RE.finditer(message):
+                lines.append((int(m.group(1)), m.group(2).strip()))
+        lines.sort()
+        positions = _data_row_positions(text, [line for line, _ in lines])
+        bad = [(pos, reason) for pos, (_, reason) in zip(positions, lines, strict=True)]
     unnamed = [c for c in frame.columns if str(c).startswith("Unnamed: ")]
     if unnamed and len(unnamed) == len(frame.columns):
         raise FileFormatError(f"{path}: the header has no column names")
     return frame, bad
+
+
+def _reparse_ragged_csv(
+    path: str | Path, text: str, header: list[str]
+) -> tuple[pd.DataFrame, list[tuple[int, str]]]:
+    good = io.StringIO()
+    writer = csv.writer(good)
+    bad: list[tuple[int, str]] = []
+    position = -1  # the header record is position -1
+    for record in csv.reader(io.StringIO(text)):
+        if _is_blank_record(record):
+            continue
+        if position >= 0 and len(record) > len(header):
+            bad.append((position, f"expected {len(header)} fields, saw {len(record)}"))
+        else:
+            writer.writerow(record)
+        position += 1
+    frame, _ = _parse_csv(path, good.getvalue())
+    return frame, bad
+
+
+_BLANK_LINE_RE = re.compile(r"(?:^|\n)[ \t\r]*(?:\n|$)")
+
+
+def _data_row_positions(text: str, lines: list[int]) -> list[int]:
+    """0-based data-row numbers of the CSV records the reader reported by 1-based line number.
+
+    The reader numbers records (a quoted field spanning lines is one record) with the header as
+    line 1, and counts blank lines, which it skips and which are therefore not data rows.
+    """
+    if not lines:
+        return []
+    if not _BLANK_LINE_RE.search(text):
+        return [line - 2 for line in lines]
+    blank: list[int] = []
+    for number, record in enumerate(csv.reader(io.StringIO(text)), start=1):
+        if number > lines[-1]:
+            break
+        if not record or (len(record) == 1 and not record[0].strip()):
+            blank.append(number)
+    return [line - 2 - bisect.bisect_left(blank, line) for line in lines]
 
 
 def read_table(path: str | Path) -> Table:
@@ -139,14 +211,13 @@ def read_table(path: str | Path) -> Table:
     text = _decode_utf8(path, data)
     if fmt == "csv":
         frame, bad = _read_csv_text(path, text)
-        # line numbers are 1-based with the header on line 1: data row = line - 2
-        positions = sorted(line - 2 for line, _ in bad)
+        positions = [pos for pos, _ in bad]
         n = len(frame)
         total = n + len(positions)
         if total == 0:
             raise FileFormatError(f"{path}: no data rows (only a header)")
         keep = np.setdiff1d(np.arange(total, dtype=np.int64), np.asarray(positions, dtype=np.int64))
-        if keep.size != n:  # multi-line quoted fields make line numbers drift from row numbers
+        if keep.size != n:  # cannot happen unless the reader's line numbers drift; never misalign
             keep = np.arange(n, dtype=np.int64)
         return Table(
             path=str(path),
