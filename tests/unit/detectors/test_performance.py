@@ -251,3 +251,22 @@ def test_compare_accumulated_rejects_the_wrong_accumulator() -> None:
         compare_accumulated(0.9, RegressionSums(), metric="accuracy")
     with pytest.raises(ValueError, match="needs a ScoreHistogram"):
         compare_accumulated(0.9, ConfusionCounts(), metric="roc_auc")
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    rows=st.lists(
+        st.tuples(st.integers(0, 1), st.floats(0.0, 1.0), st.integers(0, 1)), min_size=2, max_size=80
+    ),
+    seed=st.integers(0, 1000),
+)
+def test_metrics_are_permutation_invariant(rows: list[tuple[int, float, int]], seed: int) -> None:
+    y = np.array([r[0] for r in rows])
+    prob = np.array([r[1] for r in rows])
+    pred = np.array([r[2] for r in rows])
+    order = np.random.default_rng(seed).permutation(len(rows))
+    for name, metric in perf.METRICS.items():
+        x = prob if metric.kind == "score" else pred
+        a = metric.compute(y, x)
+        b = metric.compute(y[order], x[order])
+        assert (math.isnan(a) and math.isnan(b)) or a == pytest.approx(b, rel=1e-9, abs=1e-12), name
