@@ -137,12 +137,18 @@ class Service:
             timezone=UTC,
             job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": 30},
         )
-        self.scheduler.add_listener(self._on_job_event, EVENT_JOB_ERROR | EVENT_JOB_MISSED | EVENT_JOB_MAX_INSTANCES)
-        self.scheduler.add_job(self.tick, "interval", seconds=self.tick_interval_s, id="tick", replace_existing=True)
+        self.scheduler.add_listener(
+            self._on_job_event, EVENT_JOB_ERROR | EVENT_JOB_MISSED | EVENT_JOB_MAX_INSTANCES
+        )
+        self.scheduler.add_job(
+            self.tick, "interval", seconds=self.tick_interval_s, id="tick", replace_existing=True
+        )
         self.scheduler.add_job(
             self.deliver, "interval", seconds=self.delivery_interval_s, id="deliver", replace_existing=True
         )
-        self.scheduler.add_job(self.check_freshness, "interval", seconds=5, id="freshness", replace_existing=True)
+        self.scheduler.add_job(
+            self.check_freshness, "interval", seconds=5, id="freshness", replace_existing=True
+        )
         self.scheduler.add_job(self.retention, "interval", hours=1, id="retention", replace_existing=True)
         self.scheduler.start()
         logger.info("startup complete monitors=%d sources=%d", len(self.monitors), len(self.workers))
@@ -259,7 +265,11 @@ class Service:
                 detail=f"no data for {age:.0f}s",
             )
             result = evaluate_window(
-                m.profile, m.pipeline.new_sketch(), settings=m.pipeline.settings, window=info, extra_issues=(issue,)
+                m.profile,
+                m.pipeline.new_sketch(),
+                settings=m.pipeline.settings,
+                window=info,
+                extra_issues=(issue,),
             )
             m.pipeline.windows.index = index + 1
             m.stale_reported = True
@@ -276,16 +286,28 @@ class Service:
             )
         )
         self._on_windows(
-            [EvaluatedWindow(monitor=m.name, result=result, result_json=doc, sketch=m.pipeline.new_sketch(), seconds=0.0)]
+            [
+                EvaluatedWindow(
+                    monitor=m.name,
+                    result=result,
+                    result_json=doc,
+                    sketch=m.pipeline.new_sketch(),
+                    seconds=0.0,
+                )
+            ]
         )
 
     def _on_job_event(self, event: JobEvent) -> None:
-        kind = {EVENT_JOB_ERROR: "error", EVENT_JOB_MISSED: "missed", EVENT_JOB_MAX_INSTANCES: "max_instances"}.get(
-            event.code, "other"
-        )
+        kind = {
+            EVENT_JOB_ERROR: "error",
+            EVENT_JOB_MISSED: "missed",
+            EVENT_JOB_MAX_INSTANCES: "max_instances",
+        }.get(event.code, "other")
         self.metrics.scheduler_event(str(event.job_id), kind)
         if kind == "error":
-            logger.error("scheduler job failed job=%s error=%s", event.job_id, getattr(event, "exception", ""))
+            logger.error(
+                "scheduler job failed job=%s error=%s", event.job_id, getattr(event, "exception", "")
+            )
         else:
             logger.warning("scheduler job %s job=%s", kind, event.job_id)
 
@@ -345,14 +367,36 @@ class Service:
             try:
                 out = self.alert_pipeline.process(evaluation, now=self.clock())
             except Exception:
-                logger.exception("alert processing failed monitor=%s window=%s", monitor, doc["window"]["index"])
+                logger.exception(
+                    "alert processing failed monitor=%s window=%s", monitor, doc["window"]["index"]
+                )
                 return
         for item in out.enqueued:
-            payload = getattr(item, "payload", None)
-            entry: dict[str, Any] = {"sink": getattr(item, "sink", ""), "monitor": monitor}
-            if isinstance(payload, Mapping):
-                entry.update(payload)
-            self.recent.add(entry)
+            n = item.notification
+            self.recent.add(
+                {
+                    "sink": item.sink,
+                    "monitor": monitor,
+                    "event_id": n.event_id,
+                    "kind": n.kind,
+                    "kinds": list(n.kinds),
+                    "status": n.status,
+                    "severity": n.severity,
+                    "window": dict(n.window),
+                    "subjects": [
+                        {
+                            "kind": a.kind,
+                            "name": a.subject,
+                            "method": a.method,
+                            "statistic": a.statistic,
+                            "threshold": a.threshold,
+                        }
+                        for a in n.alerts
+                    ],
+                    "report_url": n.report_url,
+                    "sent_at": n.created_at.isoformat().replace("+00:00", "Z"),
+                }
+            )
 
     def _replay_unalerted_windows(self) -> None:
         """Windows stored before a crash interrupted their alert processing get it now."""
