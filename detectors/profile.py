@@ -377,6 +377,7 @@ def build_profile(
     meta: dict[str, dict[str, Any]] = {}
     for name in names:
         if name in exclude:
+            skipped[name] = "excluded on request"
             continue
         raw = np.asarray(columns[name])
         if name == id_column:

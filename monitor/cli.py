@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any, NoReturn, TextIO
 
 import numpy as np
+import pandas as pd
 
 from connectors.base import ConnectorError
 from connectors.files import FileFormatError, Table, iter_table_chunks, read_table
@@ -82,6 +83,7 @@ def build_parser() -> argparse.ArgumentParser:
     ch.add_argument("--format", choices=("json", "text"), default="text")
     ch.add_argument("--fail-on-drift", action="store_true")
     ch.add_argument("--config", help="config.toml whose monitor settings (methods, thresholds) apply")
+    ch.add_argument("--labels", help="a second file with ground-truth labels, joined by the profile's id column")
 
     rp = sub.add_parser("replay", help="replay a file through the daemon's windows and detectors")
     rp.add_argument("stream_file")
@@ -93,6 +95,7 @@ def build_parser() -> argparse.ArgumentParser:
     rp.add_argument("--lateness", default="0s", help="allowed lateness of events for time windows")
     rp.add_argument("--config")
     rp.add_argument("--format", choices=("jsonl", "text"), default="jsonl")
+    rp.add_argument("--labels", help="a second file with ground-truth labels, joined by the profile's id column")
 
     rn = sub.add_parser("run", help="run the daemon")
     rn.add_argument("--config", default="config.toml")
@@ -218,10 +221,36 @@ def _settings_from_config(config_path: str | None, profile_path: str) -> tuple[E
     return evaluation_settings(chosen.detectors if chosen else None), chosen
 
 
+def join_labels(table: Table, labels_path: str, profile: Profile) -> Table:
+    """Add the target column from a labels file to a table, matching rows by the profile's id column.
+
+    Rows without a label keep a missing target; labels for unknown ids are ignored; the last label
+    of a repeated id wins.
+    """
+    if profile.id_column is None or profile.target is None:
+        raise UsageError(f"--labels needs a profile made with --id and --target ({labels_path})")
+    labels = read_table(labels_path)
+    for col in (profile.id_column, profile.target):
+        if col not in labels.columns:
+            raise UsageError(f"{labels_path}: column {col!r} is not in the labels file")
+    if profile.id_column not in table.columns:
+        raise UsageError(f"{table.path}: id column {profile.id_column!r} is not in the file, cannot join labels")
+    keys = pd.Series(labels.columns[profile.id_column]).astype(str)
+    lookup = pd.Series(labels.columns[profile.target], index=keys)
+    lookup = lookup[~lookup.index.duplicated(keep="last")]
+    ids = pd.Series(table.columns[profile.id_column]).astype(str)
+    joined = ids.map(lookup).to_numpy(dtype=object)
+    columns = dict(table.columns)
+    columns[profile.target] = joined
+    return dataclasses.replace(table, columns=columns)
+
+
 def cmd_check(args: argparse.Namespace, out: TextIO) -> int:
     profile = load_profile(args.profile)
     settings, _ = _settings_from_config(args.config, args.profile)
     table = read_table(args.current_file)
+    if args.labels:
+        table = join_labels(table, args.labels, profile)
     sketch = profile.new_sketch()
     absent = frozenset(c.name for c in profile.columns if c.name not in table.columns)
     times = None
@@ -305,6 +334,8 @@ def cmd_replay(args: argparse.Namespace, out: TextIO) -> int:
             )
         window = WindowSpec(duration_s=duration, timestamp=ts, lateness_s=lateness)
     table = read_table(args.stream_file)
+    if args.labels:
+        table = join_labels(table, args.labels, profile)
     if window.timestamp and window.timestamp not in table.columns:
         raise UsageError(f"{args.stream_file}: timestamp column {window.timestamp!r} is not in the file")
 

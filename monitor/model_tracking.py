@@ -17,6 +17,7 @@ from typing import Any
 import numpy as np
 
 from detectors.concept import ConceptDriftMonitor, ConceptMonitorState
+from detectors.estimation import Calibration, PerformanceEstimator
 from detectors.performance import compare_performance, get_metric
 from detectors.profile import Profile
 from detectors.result import ConceptVerdict, PerformanceVerdict, WindowInfo
@@ -34,10 +35,51 @@ def _labels(values: np.ndarray) -> np.ndarray:
     return normalize_levels(values)
 
 
+def positive_level(profile: Profile) -> str | None:
+    """The positive class of a binary target: ``"1"``, ``"true"`` or ``"yes"`` if present, else the
+    second level in sorted order; ``None`` when the target is not binary."""
+    if profile.target is None:
+        return None
+    levels = sorted(profile.column(profile.target).levels)
+    if len(levels) != 2:
+        return None
+    for cand in ("1", "true", "yes", "positive"):
+        if cand in levels:
+            return cand
+    return levels[1]
+
+
+def score_mode(profile: Profile) -> bool:
+    """A binary classifier whose prediction column is a score in [0, 1] (class = score >= 0.5)."""
+    if profile.task != "classification" or profile.prediction is None:
+        return False
+    col = profile.column(profile.prediction)
+    return (
+        col.type == "numeric"
+        and positive_level(profile) is not None
+        and math.isfinite(col.minimum)
+        and col.minimum >= 0.0
+        and col.maximum <= 1.0
+    )
+
+
+def _negative_level(profile: Profile, pos: str) -> str:
+    assert profile.target is not None
+    return next(lv for lv in profile.column(profile.target).levels if lv != pos)
+
+
 def _pairs(
     profile: Profile, target: np.ndarray, prediction: np.ndarray
 ) -> tuple[np.ndarray, np.ndarray]:
     """Rows where both target and prediction are present, as comparable arrays."""
+    if profile.task == "classification" and score_mode(profile):
+        pos = positive_level(profile)
+        assert pos is not None
+        t = _labels(target)
+        s = parse_numeric(prediction).values
+        ok = np.array([a is not None for a in t], dtype=bool) & ~np.isnan(s)
+        labels = np.where(s[ok] >= 0.5, pos, _negative_level(profile, pos))
+        return t[ok].astype(str), labels.astype(str)
     if profile.task == "classification":
         t = _labels(target)
         p = _labels(prediction)
@@ -70,6 +112,19 @@ def reference_extras(profile: Profile, columns: Mapping[str, np.ndarray]) -> Pro
             perf["precision"] = tp / (tp + fp) if tp + fp else 0.0
             perf["recall"] = tp / (tp + fn) if tp + fn else 0.0
             perf["f1"] = 2 * tp / (2 * tp + fp + fn) if tp + fp + fn else 0.0
+        if score_mode(profile):
+            est = _fit_estimator(profile, columns)
+            if est is not None:
+                perf["roc_auc"] = est.reference_roc_auc
+                extras = dict(profile.extras)
+                extras["estimation"] = {
+                    "calibration": dataclasses.asdict(est.calibration),
+                    "threshold": est.threshold,
+                    "reference_accuracy": est.reference_accuracy,
+                    "reference_roc_auc": est.reference_roc_auc,
+                    "positive": positive_level(profile),
+                }
+                profile = profile.with_updates(extras=MappingProxyType(extras))
     else:
         err = t - p
         perf["mae"] = float(np.mean(np.abs(err)))
@@ -77,6 +132,43 @@ def reference_extras(profile: Profile, columns: Mapping[str, np.ndarray]) -> Pro
         sst = float(np.sum((t - t.mean()) ** 2))
         perf["r2"] = 1.0 - float(np.sum(err * err)) / sst if sst > 0 else math.nan
     return profile.with_updates(reference_performance=MappingProxyType(perf))
+
+
+def _fit_estimator(profile: Profile, columns: Mapping[str, np.ndarray]) -> PerformanceEstimator | None:
+    assert profile.target is not None and profile.prediction is not None
+    pos = positive_level(profile)
+    t = _labels(np.asarray(columns[profile.target]))
+    s = parse_numeric(np.asarray(columns[profile.prediction])).values
+    ok = np.array([a is not None for a in t], dtype=bool) & ~np.isnan(s)
+    y = (t[ok] == pos).astype(int)
+    if y.size < 100 or y.min() == y.max():
+        return None
+    try:
+        return PerformanceEstimator.fit(y, s[ok])
+    except ValueError as exc:
+        logger.warning("performance estimator not fitted error=%s", exc)
+        return None
+
+
+def load_estimator(profile: Profile) -> PerformanceEstimator | None:
+    """The label-free performance estimator recorded in a profile, if any."""
+    doc = profile.extras.get("estimation")
+    if not doc:
+        return None
+    cal = doc["calibration"]
+    calibration = Calibration(
+        method=cal["method"],
+        x=tuple(float(v) for v in cal.get("x", ())),
+        y=tuple(float(v) for v in cal.get("y", ())),
+        a=float(cal.get("a", 0.0)),
+        b=float(cal.get("b", 0.0)),
+    )
+    return PerformanceEstimator(
+        calibration,
+        threshold=float(doc.get("threshold", 0.5)),
+        reference_accuracy=float(doc["reference_accuracy"]),
+        reference_roc_auc=float(doc["reference_roc_auc"]),
+    )
 
 
 class ModelTracker:
@@ -108,6 +200,7 @@ class ModelTracker:
         self.tolerance = DEFAULT_TOLERANCE.get(self.metric, 0.0) if tolerance is None else tolerance
         self.reference = profile.reference_performance.get(self.metric)
         self._labelled_since_verdict = 0
+        self.estimator = load_estimator(profile) if self.enabled else None
         self.concept: ConceptDriftMonitor | None = None
         if self.enabled:
             scale = None
@@ -150,11 +243,13 @@ class ModelTracker:
         assert self.profile.target is not None and self.profile.prediction is not None
         tgt = sketch.sample.values.get(self.profile.target)
         pred = sketch.sample.values.get(self.profile.prediction)
-        if tgt is None or pred is None:
+        if pred is None:
             return None
+        if tgt is None:
+            return self.estimated_performance(pred)
         t, p = _pairs(self.profile, tgt, pred)
         if t.size < MIN_LABELLED_ROWS:
-            return None
+            return self.estimated_performance(pred)
         metric = get_metric(self.metric)
         try:
             r = compare_performance(
@@ -178,6 +273,26 @@ class ModelTracker:
             ci_low=r.ci_low,
             ci_high=r.ci_high,
             n=r.n,
+        )
+
+    def estimated_performance(self, scores: np.ndarray) -> PerformanceVerdict | None:
+        """Accuracy estimated from calibrated scores when a window has no labels (CBPE)."""
+        if self.estimator is None:
+            return None
+        s = parse_numeric(scores).values
+        s = s[~np.isnan(s)]
+        if s.size < MIN_LABELLED_ROWS:
+            return None
+        r = self.estimator.estimate(s, metric="accuracy", tolerance=self.tolerance)
+        return PerformanceVerdict(
+            metric="estimated_accuracy",
+            value=r.value,
+            reference=r.reference,
+            drift_detected=r.drift_detected,
+            ci_low=r.ci_low,
+            ci_high=r.ci_high,
+            n=r.n,
+            estimated=True,
         )
 
     def concept_verdict(self, *, features_drifted: bool) -> ConceptVerdict | None:
