@@ -42,6 +42,7 @@ __all__ = [
     "CalibrationBudget",
     "alarm_budget",
     "calibrate_profile",
+    "calibration_mismatch",
     "calibration_record",
     "column_probabilities",
 ]
@@ -221,3 +222,31 @@ def calibration_record(
         ),
     )
     return doc
+
+
+def calibration_mismatch(profile: Profile, *, window_rows: int | None) -> str | None:
+    """A one-line warning when a profile was calibrated for another window size, else ``None``.
+
+    The daemon and ``replay`` can log it at start: calibrated thresholds only match the noise
+    of the window size they were computed for. ``window_rows`` is ``None`` for time windows
+    (whose size is not known in advance; nothing to compare).
+
+    Examples
+    --------
+    >>> from types import SimpleNamespace
+    >>> p = SimpleNamespace(extras={"calibration": {"window_rows": 5000}})
+    >>> calibration_mismatch(p, window_rows=5000) is None
+    True
+    >>> calibration_mismatch(p, window_rows=500)
+    'profile thresholds were calibrated for windows of 5000 rows, this monitor uses 500 rows: run profile --calibrate --window-rows 500'
+    """
+    block = profile.extras.get("calibration")
+    if not isinstance(block, Mapping) or window_rows is None:
+        return None
+    calibrated = block.get("window_rows")
+    if not isinstance(calibrated, int) or calibrated == window_rows:
+        return None
+    return (
+        f"profile thresholds were calibrated for windows of {calibrated} rows, this monitor uses "
+        f"{window_rows} rows: run profile --calibrate --window-rows {window_rows}"
+    )

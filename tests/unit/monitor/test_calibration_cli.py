@@ -14,7 +14,7 @@ from scipy import stats
 
 from detectors.evaluation import evaluate_window
 from detectors.profile import Profile, build_profile
-from monitor.calibration import alarm_budget, calibrate_profile, column_probabilities
+from monitor.calibration import alarm_budget, calibrate_profile, calibration_mismatch, column_probabilities
 from monitor.cli import main
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
@@ -135,6 +135,16 @@ def test_calibrated_profile_records_thresholds_and_explanation(
 
     again = profile_from_dict(doc)
     assert again.thresholds["age"]["threshold"] == out.thresholds["age"]["threshold"]
+
+
+def test_mismatched_window_size_is_reported(training: tuple[Profile, dict[str, np.ndarray]]) -> None:
+    profile, cols = training
+    assert calibration_mismatch(profile, window_rows=2000) is None  # not calibrated
+    calibrated = calibrate_profile(profile, cols, window_rows=1500, max_draws=200)
+    assert calibration_mismatch(calibrated, window_rows=1500) is None
+    assert calibration_mismatch(calibrated, window_rows=None) is None
+    message = calibration_mismatch(calibrated, window_rows=6000)
+    assert message is not None and "1500 rows" in message and "--window-rows 6000" in message
 
 
 def _healthy_dataset_alarms(profile: Profile, windows: int, rows: int, seed: int) -> int:
