@@ -48,6 +48,7 @@ class EvaluationSettings:
     quality: QualityThresholds = field(default_factory=QualityThresholds)
     disabled_checks: frozenset[str] = frozenset()
     small_sample_rows: int = 1000
+    multivariate: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         if self.drift_rule not in ("any", "share"):
@@ -218,6 +219,13 @@ def evaluate_window(
         elif col.role == "target" and not absent and sketch.columns[col.name].n > 0:
             target = drift_of_column(profile, sketch, col, s, absent=False)
     dataset = _dataset_drift(features, prediction, performance, concept, s)
+    multivariate = None
+    if s.multivariate:
+        from detectors.window_multivariate import multivariate_drift
+
+        multivariate = multivariate_drift(profile, sketch, methods=s.multivariate)
+        if s.drift_rule == "any" and any(r.drift_detected for r in multivariate.values()):
+            dataset = True
     return WindowResult(
         rows=sketch.rows,
         features=MappingProxyType(features),
@@ -230,6 +238,7 @@ def evaluate_window(
         drift_rule=s.drift_rule,
         drift_share_threshold=s.drift_share,
         window=window,
+        multivariate=multivariate,
     )
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Literal
 
 from detectors.quality import QualityIssue
 
@@ -75,7 +75,7 @@ class WindowResult:
     drift_rule: DriftRule = "any"
     drift_share_threshold: float = 0.5
     window: WindowInfo | None = None
-    multivariate: Mapping[str, float] | None = None
+    multivariate: Mapping[str, Any] | None = None  # opt-in: method -> MultivariateDriftResult
 
     def drift_share(self) -> float:
         """Share of monitored features whose drift test fired (0 when there are none)."""

@@ -84,6 +84,9 @@ def build_parser() -> argparse.ArgumentParser:
     ch.add_argument("--fail-on-drift", action="store_true")
     ch.add_argument("--config", help="config.toml whose monitor settings (methods, thresholds) apply")
     ch.add_argument("--labels", help="a second file with ground-truth labels, joined by the profile's id column")
+    ch.add_argument(
+        "--multivariate", action="store_true", help="also run PCA-reconstruction and domain-classifier drift tests"
+    )
 
     rp = sub.add_parser("replay", help="replay a file through the daemon's windows and detectors")
     rp.add_argument("stream_file")
@@ -96,6 +99,9 @@ def build_parser() -> argparse.ArgumentParser:
     rp.add_argument("--config")
     rp.add_argument("--format", choices=("jsonl", "text"), default="jsonl")
     rp.add_argument("--labels", help="a second file with ground-truth labels, joined by the profile's id column")
+    rp.add_argument(
+        "--multivariate", action="store_true", help="also run PCA-reconstruction and domain-classifier drift tests"
+    )
 
     rn = sub.add_parser("run", help="run the daemon")
     rn.add_argument("--config", default="config.toml")
@@ -245,9 +251,18 @@ def join_labels(table: Table, labels_path: str, profile: Profile) -> Table:
     return dataclasses.replace(table, columns=columns)
 
 
+def _with_multivariate(settings: EvaluationSettings, enabled: bool) -> EvaluationSettings:
+    if not enabled:
+        return settings
+    from detectors.window_multivariate import MULTIVARIATE_METHODS
+
+    return dataclasses.replace(settings, multivariate=MULTIVARIATE_METHODS)
+
+
 def cmd_check(args: argparse.Namespace, out: TextIO) -> int:
     profile = load_profile(args.profile)
     settings, _ = _settings_from_config(args.config, args.profile)
+    settings = _with_multivariate(settings, args.multivariate)
     table = read_table(args.current_file)
     if args.labels:
         table = join_labels(table, args.labels, profile)
@@ -315,6 +330,7 @@ def replay_table(
 def cmd_replay(args: argparse.Namespace, out: TextIO) -> int:
     profile = load_profile(args.profile)
     settings, _ = _settings_from_config(args.config, args.profile)
+    settings = _with_multivariate(settings, args.multivariate)
     if args.window_rows is not None:
         if args.window_rows <= 0:
             raise UsageError(f"--window-rows must be a positive integer, got {args.window_rows}")

@@ -91,6 +91,17 @@ def to_json(result: WindowResult) -> dict[str, Any]:
         else None
     )
     out["quality"] = {"issues": [_issue(i) for i in result.quality]}
+    if result.multivariate is not None:  # only when asked for (--multivariate): not in the default contract
+        out["multivariate"] = {
+            name: {
+                "method": r.method,
+                "statistic": _num(r.statistic),
+                "p_value": _num(r.p_value),
+                "threshold": _num(r.threshold),
+                "drift_detected": bool(r.drift_detected),
+            }
+            for name, r in result.multivariate.items()
+        }
     return out
 
 
@@ -178,6 +189,11 @@ def to_text(result: WindowResult) -> str:
         lines.append(
             f"concept: {result.concept.method} {'DRIFT' if result.concept.drift_detected else 'stable'}"
             + (f" — {result.concept.detail}" if result.concept.detail else "")
+        )
+    for name, r in (result.multivariate or {}).items():
+        lines.append(
+            f"multivariate: {name} {_fmt(r.statistic)} vs threshold {_fmt(r.threshold)}"
+            + (" — DRIFT" if r.drift_detected else "")
         )
     if result.quality:
         lines.append(f"quality issues ({len(result.quality)}):")
