@@ -137,8 +137,31 @@ class BinIndex:
         return np.asarray(bins, dtype=np.intp)
 
     def counts(self, values: np.ndarray) -> np.ndarray:
-        """Number of values per bin (``len(edges) + 1`` bins)."""
-        return np.asarray(np.bincount(self.assign(values), minlength=self.edges.size + 1), dtype=np.int64)
+        """Number of values per bin (``len(edges) + 1`` bins): ``bincount`` of :meth:`assign`.
+
+        Counts values per grid cell first and maps the cell counts through the table, so only
+        the values in cells next to an edge are looked at one by one.
+        """
+        x = np.asarray(values, dtype=np.float64)
+        n_bins = self.edges.size + 1
+        if self.table is None or self.padded is None or x.size < MIN_VALUES or x.ndim != 1:
+            return np.bincount(self.assign(x), minlength=n_bins).astype(np.int64)
+        cells = _cells(x, self.lo, self.scale, self.top)
+        per_cell = np.bincount(cells, minlength=self.table.size)
+        sure = self.table >= 0
+        out = np.bincount(self.table[sure], weights=per_cell[sure], minlength=n_bins)
+        result = np.rint(out).astype(np.int64)  # exact: float64 counts are integers below 2**53
+        ambiguous = ~sure[cells]
+        if ambiguous.any():
+            xa = x[ambiguous]
+            cur = ~self.table[cells[ambiguous]].astype(np.intp)
+            for _ in range(self.window):
+                cur += xa >= self.padded[cur]
+            odd = ~np.isfinite(xa)
+            if odd.any():
+                cur[odd] = np.searchsorted(self.edges, xa[odd], side="right")
+            result += np.bincount(cur, minlength=n_bins)
+        return result
 
 
 def _cells(x: np.ndarray, lo: float, scale: float, top: float) -> np.ndarray:
@@ -149,7 +172,7 @@ def _cells(x: np.ndarray, lo: float, scale: float, top: float) -> np.ndarray:
         np.add(t, 2.0, out=t)
         np.fmin(t, top, out=t)  # nan -> top
         np.fmax(t, 0.0, out=t)
-    return t.astype(np.intp)  # truncation is floor on non-negative values
+    return np.asarray(t.astype(np.intp), dtype=np.intp)  # truncation is floor on non-negative values
 
 
 def bin_indices(edges: Sequence[float] | np.ndarray, values: np.ndarray) -> np.ndarray:
@@ -162,5 +185,5 @@ def bin_indices(edges: Sequence[float] | np.ndarray, values: np.ndarray) -> np.n
     """
     x = np.asarray(values, dtype=np.float64)
     if x.size < MIN_VALUES:
-        return np.searchsorted(np.asarray(edges, dtype=np.float64), x, side="right")
+        return np.asarray(np.searchsorted(np.asarray(edges, dtype=np.float64), x, side="right"), dtype=np.intp)
     return BinIndex.from_edges(edges).assign(x)

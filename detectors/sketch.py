@@ -19,12 +19,13 @@ from typing import Any, Literal
 
 import numpy as np
 
+from detectors.binning import BinIndex
 from detectors.values import (
+    FactorizedLevels,
     encode_levels,
+    factorize_levels,
     hash_rows,
-    level_counts,
     mix_row_numbers,
-    normalize_levels,
     parse_numeric,
 )
 
@@ -79,38 +80,48 @@ class ColumnAccumulator:
         """Number of usable (non-missing, well-typed, finite) values."""
         return int(self.counts.sum())
 
-    def update(self, raw: np.ndarray) -> np.ndarray:
-        """Add a column chunk; returns the parsed values (float or level keys) for the sample."""
-        self.present += int(raw.size)
+    def update(self, raw: np.ndarray | FactorizedLevels) -> np.ndarray:
+        """Add a column chunk; returns the parsed values (float or level keys) for the sample.
+
+        A categorical chunk may also be given factorized (:func:`~detectors.values.factorize_levels`);
+        then the caller already holds the level keys and its ``codes`` are returned instead.
+        """
         if self.spec.kind == "numeric":
+            if isinstance(raw, FactorizedLevels):
+                raw = raw.values()
+            self.present += int(raw.size)
             parsed = parse_numeric(raw)
             self.missing += parsed.missing + parsed.type_mismatch + parsed.non_finite
             self.type_mismatch += parsed.type_mismatch
             self.non_finite += parsed.non_finite
             vals = parsed.values
-            finite = vals[~np.isnan(vals)]
+            finite = vals[~np.isnan(vals)] if parsed.missing or parsed.type_mismatch or parsed.non_finite else vals
             if finite.size:
-                idx = np.searchsorted(np.asarray(self.spec.edges, dtype=np.float64), finite, side="right")
-                self.counts += np.bincount(idx, minlength=self.counts.size)
+                self.counts += BinIndex.from_edges(self.spec.edges).counts(finite)
                 d = finite - self.spec.shift
                 self.total += float(d.sum())
                 self.total_sq += float(np.dot(d, d))
                 self.minimum = min(self.minimum, float(finite.min()))
                 self.maximum = max(self.maximum, float(finite.max()))
             return vals
-        levels = normalize_levels(raw)
-        coded = encode_levels(self.spec.levels, levels)
-        self.missing += coded.missing
-        codes = coded.codes
-        valid = codes[codes >= 0]
-        if valid.size:
-            self.counts += np.bincount(valid, minlength=self.counts.size)
-        other = codes == len(self.spec.levels)
-        if other.any():
-            for level, c in level_counts(levels[other]):
-                if level in self.new_levels or len(self.new_levels) < MAX_NEW_LEVELS:
-                    self.new_levels[level] = self.new_levels.get(level, 0) + int(c)
-        return levels
+        factorized = raw if isinstance(raw, FactorizedLevels) else factorize_levels(raw)
+        self.present += factorized.size
+        self.missing += factorized.missing
+        if factorized.levels.size:
+            # Everything below works on the distinct levels of the chunk, not on its rows.
+            n_levels = len(self.spec.levels)
+            per_level = factorized.counts()
+            bins = encode_levels(self.spec.levels, factorized.levels).codes
+            np.add.at(self.counts, bins, per_level)
+            other = np.flatnonzero(bins == n_levels)
+            if other.size:
+                pairs = sorted(
+                    ((str(factorized.levels[i]), int(per_level[i])) for i in other), key=lambda t: (-t[1], t[0])
+                )
+                for level, c in pairs:
+                    if level in self.new_levels or len(self.new_levels) < MAX_NEW_LEVELS:
+                        self.new_levels[level] = self.new_levels.get(level, 0) + c
+        return factorized.codes if factorized is raw else factorized.values()
 
     def merged(self, other: ColumnAccumulator) -> ColumnAccumulator:
         if other.spec != self.spec:
@@ -361,7 +372,7 @@ class WindowSketch:
         if row_numbers is None:
             start = self.rows if first_row is None else first_row
             row_numbers = np.arange(start, start + n_rows, dtype=np.int64)
-        parsed: dict[str, np.ndarray] = {}
+        parsed: dict[str, np.ndarray | FactorizedLevels] = {}
         for spec in self.specs:
             raw = columns.get(spec.name)
             acc = self.columns[spec.name]
@@ -370,7 +381,13 @@ class WindowSketch:
                     np.full(n_rows, np.nan) if spec.kind == "numeric" else np.full(n_rows, None, dtype=object)
                 )
                 continue
-            parsed[spec.name] = acc.update(np.asarray(raw))
+            if spec.kind == "categorical":
+                # Factorize once: the accumulator, the row hashes and the sample share the codes.
+                factorized = factorize_levels(np.asarray(raw))
+                acc.update(factorized)
+                parsed[spec.name] = factorized
+            else:
+                parsed[spec.name] = acc.update(np.asarray(raw))
         for name in columns:
             if name not in self.known_columns:
                 self.unexpected_columns[name] = self.unexpected_columns.get(name, 0) + n_rows
@@ -385,11 +402,30 @@ class WindowSketch:
             ok = event_times[~np.isnan(event_times)]
             if ok.size:
                 self._see_times(float(ok.min()), float(ok.max()))
-        keys = mix_row_numbers(row_numbers, self.seed)
-        self.sample.offer(keys, parsed)
+        if self.sample.size > 0:
+            keys = mix_row_numbers(row_numbers, self.seed)
+            rows: np.ndarray | None = None
+            if keys.size > self.sample.size:
+                # The same pre-selection RowSample.offer makes (keys are distinct, so the chosen
+                # rows do not depend on it), done here so that only those rows are materialised.
+                rows = np.argpartition(keys, self.sample.size - 1)[: self.sample.size]
+                keys = keys[rows]
+            picked = {
+                name: v.values(rows) if isinstance(v, FactorizedLevels) else v if rows is None else v[rows]
+                for name, v in parsed.items()
+            }
+            self.sample.offer(keys, picked)
         hash_cols = [parsed[c] for c in self.hash_columns if c in parsed]
         if hash_cols:
-            self.duplicates.add(hash_rows(hash_cols, n_rows))
+            hashes = hash_rows(hash_cols, n_rows)
+            size = self.duplicates.size
+            if hashes.size > 2 * size:
+                # Only the `size` smallest distinct hashes can survive in the bottom-k sketch:
+                # when the `size` smallest hashes are distinct, drop everything above them.
+                smallest = np.unique(np.partition(hashes, size - 1)[:size])
+                if smallest.size == size:
+                    hashes = hashes[hashes <= smallest[-1]]
+            self.duplicates.add(hashes)
 
     def _see_times(self, lo: float, hi: float) -> None:
         self.event_time_min = lo if self.event_time_min is None else min(self.event_time_min, lo)

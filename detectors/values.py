@@ -164,17 +164,118 @@ def encode_levels(levels_in_order: tuple[str, ...], normalized: np.ndarray) -> L
     return LevelCodes(codes=codes, missing=int(missing_mask.sum()))
 
 
+@dataclass(frozen=True, slots=True, kw_only=True)
+class FactorizedLevels:
+    """A categorical column as codes into its distinct normalised levels.
+
+    ``levels`` holds each distinct present level key once (``str``, no ``None``), ``codes[i]``
+    the index of row ``i``'s level, ``-1`` where the value is missing. ``values()`` is exactly
+    :func:`normalize_levels` of the raw column; summaries, hashes and encodings are computed
+    on the few levels instead of on every row.
+    """
+
+    codes: np.ndarray
+    levels: np.ndarray
+
+    @property
+    def size(self) -> int:
+        return int(self.codes.size)
+
+    def values(self, rows: np.ndarray | None = None) -> np.ndarray:
+        """The normalised level key of every row (or of ``rows``), ``None`` where missing."""
+        table = np.empty(self.levels.size + 1, dtype=object)
+        table[:-1] = self.levels
+        table[-1] = None
+        codes = self.codes if rows is None else self.codes[rows]
+        return np.asarray(table[codes], dtype=object)  # code -1 picks the trailing None
+
+    def counts(self) -> np.ndarray:
+        """Rows per level (``len(levels)`` counts; missing rows are not counted)."""
+        return np.bincount(self.codes + 1, minlength=self.levels.size + 1)[1:].astype(np.int64)
+
+    @property
+    def missing(self) -> int:
+        return int(self.codes.size - int(np.count_nonzero(self.codes >= 0)))
+
+
+def factorize_levels(raw: np.ndarray | list[object]) -> FactorizedLevels:
+    """Factorize a column into normalised level keys (the same keys as :func:`normalize_levels`).
+
+    Raw values are factorized first and only the distinct values are normalised when that is
+    safe (numbers, booleans, or objects that are all strings); mixed object columns, where
+    Python equality would merge ``1``, ``1.0`` and ``True``, are normalised row by row first.
+
+    Examples
+    --------
+    >>> f = factorize_levels(np.array(["b", "a", None, "b", ""], dtype=object))
+    >>> f.codes.tolist(), f.levels.tolist(), f.values().tolist()
+    ([0, 1, -1, 0, -1], ['b', 'a'], ['b', 'a', None, 'b', None])
+    """
+    arr = np.asarray(raw) if not isinstance(raw, np.ndarray) else raw
+    codes: np.ndarray
+    uniques: np.ndarray
+    normalized_uniques: np.ndarray | None = None
+    if arr.dtype.kind in "biufO" and arr.ndim == 1:
+        codes, uniq = pd.factorize(arr, use_na_sentinel=True)
+        uniques = np.asarray(uniq, dtype=arr.dtype if arr.dtype.kind != "O" else object)
+        if arr.dtype.kind != "O" or uniques.size == 0 or pd.api.types.infer_dtype(uniques, skipna=False) == "string":
+            normalized_uniques = normalize_levels(uniques)
+    if normalized_uniques is None:
+        codes, uniq = pd.factorize(normalize_levels(arr), use_na_sentinel=True)
+        normalized_uniques = np.asarray(uniq, dtype=object)
+    # Distinct raw values can share a key (-0.0 and 0.0 -> "0"; "" -> missing): merge them.
+    remap, levels = pd.factorize(normalized_uniques, use_na_sentinel=True)
+    levels = np.asarray(levels, dtype=object)
+    codes = np.asarray(codes, dtype=np.intp)
+    if levels.size != normalized_uniques.size or (remap.size and int(remap.min()) < 0):
+        table = np.concatenate(([-1], remap)).astype(np.intp)
+        codes = table[codes + 1]
+    return FactorizedLevels(codes=codes, levels=levels)
+
+
 _FNV_PRIME = np.uint64(0x100000001B3)
+_MIX_1 = np.uint64(0xBF58476D1CE4E5B9)
+_MIX_2 = np.uint64(0x94D049BB133111EB)
 
 
-def hash_rows(columns: list[np.ndarray], n_rows: int) -> np.ndarray:
-    """A 64-bit hash per row over the given columns (equal rows hash equal)."""
+def _hash_numbers(arr: np.ndarray) -> np.ndarray:
+    """``pandas.util.hash_array(arr, categorize=False)`` for a 64-bit numeric array, in place on a copy."""
+    vals = arr.view(np.uint64).copy()
+    tmp = np.empty_like(vals)
+    for shift, mult in ((30, _MIX_1), (27, _MIX_2), (31, None)):
+        np.right_shift(vals, np.uint64(shift), out=tmp)
+        np.bitwise_xor(vals, tmp, out=vals)
+        if mult is not None:
+            np.multiply(vals, mult, out=vals)
+    return vals
+
+
+def _hash_column(col: np.ndarray | FactorizedLevels) -> np.ndarray:
+    if isinstance(col, FactorizedLevels):
+        table = np.empty(col.levels.size + 1, dtype=object)
+        table[:-1] = col.levels
+        table[-1] = None
+        hashed = np.asarray(pd.util.hash_array(table, categorize=False), dtype=np.uint64)
+        return np.asarray(hashed[col.codes], dtype=np.uint64)
+    if col.size == 0:
+        return np.empty(0, np.uint64)
+    if col.dtype in (np.float64, np.int64, np.uint64) and col.ndim == 1:
+        return _hash_numbers(np.ascontiguousarray(col))
+    arr = col if col.dtype.kind != "O" else col.astype(object)
+    return np.asarray(pd.util.hash_array(arr, categorize=False), dtype=np.uint64)
+
+
+def hash_rows(columns: list[np.ndarray | FactorizedLevels], n_rows: int) -> np.ndarray:
+    """A 64-bit hash per row over the given columns (equal rows hash equal).
+
+    A :class:`FactorizedLevels` column hashes exactly as its ``values()`` array would.
+    """
     h = np.full(n_rows, np.uint64(0xCBF29CE484222325), dtype=np.uint64)
     with np.errstate(over="ignore"):
         for col in columns:
-            arr = col if col.dtype.kind != "O" else col.astype(object)
-            ch = pd.util.hash_array(arr, categorize=False) if arr.size else np.empty(0, np.uint64)
-            h = (h ^ ch.astype(np.uint64)) * _FNV_PRIME
+            ch = _hash_column(col)
+            np.bitwise_xor(h, ch, out=h)
+            np.multiply(h, _FNV_PRIME, out=h)
     return h
 
 
