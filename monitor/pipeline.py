@@ -96,6 +96,8 @@ class MonitorPipeline:
         self._sample_size = sample_size
         self._seed = seed
         self._expected = _Expected()
+        self._tick_watermark: float | None = None  # watermark at the previous tick
+        self._idle_since = 0.0  # wall-clock time at which the watermark last moved
         self.tracker = ModelTracker(profile, concept_method=concept_method)
         self.windows: RowWindows | TimeWindows
         if window.rows is not None:
@@ -186,10 +188,24 @@ class MonitorPipeline:
         return FeedOutcome(results=tuple(results), untimed_positions=untimed)
 
     def tick(self, now_s: float) -> tuple[tuple[WindowResult, WindowSketch], ...]:
-        """Wall-clock tick: close time windows that are due even when no rows arrive."""
-        if isinstance(self.windows, TimeWindows):
+        """Wall-clock tick: close time windows that are due even when no rows arrive.
+
+        The event-time clock is the watermark while rows arrive. Only while the source is idle
+        (the watermark did not move since the previous tick) does it advance with the wall clock:
+        to ``watermark + idle seconds`` (at most ``now_s``). So a backlog or a replay of old data
+        is never closed early by the wall clock (its rows would all become late), and a silent
+        source still produces (empty) windows once it has been idle long enough.
+        """
+        if not isinstance(self.windows, TimeWindows):
+            return ()
+        watermark = self.windows.watermark
+        if watermark is None:
             return tuple(self._evaluate(c) for c in self.windows.advance(now_s))
-        return ()
+        if watermark != self._tick_watermark:
+            self._tick_watermark, self._idle_since = watermark, now_s
+            return ()
+        event_now = min(now_s, watermark + max(now_s - self._idle_since, 0.0))
+        return tuple(self._evaluate(c) for c in self.windows.advance(event_now))
 
     def flush(self) -> tuple[tuple[WindowResult, WindowSketch], ...]:
         """End of a finite stream: evaluate the open windows."""
