@@ -315,6 +315,9 @@ class Service:
     def _on_rows(self, source: str, rows: int, dead: Sequence[DeadLetter]) -> None:
         if rows:
             self.metrics.add_source_rows(source, rows)
+            for m in self.monitors.values():  # rows received, as seeded from the store's next_row
+                if m.cfg.source == source:
+                    self.metrics.add_rows(m.name, rows)
         for d in dead:
             self.metrics.add_dead_letters(source, d.reason)
         worker = self.workers.get(source)
@@ -324,7 +327,6 @@ class Service:
     def _on_windows(self, windows: Sequence[EvaluatedWindow]) -> None:
         for ev in windows:
             doc = ev.result_json
-            self.metrics.add_rows(ev.monitor, int(doc["rows"]))
             self.metrics.observe_window(ev.monitor, doc, ev.seconds)
             w = doc["window"]
             logger.info(
