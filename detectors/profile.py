@@ -14,7 +14,7 @@ from detectors.drift.base import ColumnSummary
 from detectors.errors import ProfileError
 from detectors.inference import COLUMN_TYPES, ColumnType, infer_column_type
 from detectors.sketch import ColumnSpec, WindowSketch
-from detectors.values import level_counts, normalize_levels, parse_numeric
+from detectors.values import FactorizedLevels, factorize_levels, parse_numeric
 
 PROFILE_FORMAT = "driftwarden.profile"
 PROFILE_VERSION = 1
@@ -375,6 +375,7 @@ def build_profile(
     specs: list[ColumnSpec] = []
     roles: dict[str, Role] = {}
     meta: dict[str, dict[str, Any]] = {}
+    factorized: dict[str, FactorizedLevels] = {}  # categorical columns, factorized once
     for name in names:
         if name in exclude:
             skipped[name] = "excluded on request"
@@ -416,12 +417,19 @@ def build_profile(
             shift = float(finite.mean()) if finite.size else 0.0
             specs.append(ColumnSpec(name=name, kind="numeric", edges=edges, shift=shift))
         else:
-            order = level_counts(normalize_levels(raw))
+            factorized[name] = factorize_levels(raw)
+            level_keys = factorized[name].levels.tolist()
+            level_rows = factorized[name].counts().tolist()
+            order = sorted(zip(level_keys, level_rows, strict=True), key=lambda t: (-t[1], t[0]))
             levels = tuple(str(u) for u, _ in order[:max_levels])
             meta[name] = {"truncated": len(order) > max_levels}
             specs.append(ColumnSpec(name=name, kind="categorical", levels=levels))
     sketch = WindowSketch(specs, sample_size=sample_size, seed=seed, known_columns=names)
-    sketch.update({s.name: np.asarray(columns[s.name]) for s in specs}, first_row=0, n_rows=n_rows)
+    sketch.update(
+        {s.name: factorized[s.name] if s.name in factorized else np.asarray(columns[s.name]) for s in specs},
+        first_row=0,
+        n_rows=n_rows,
+    )
     profiles = []
     for spec in specs:
         acc = sketch.columns[spec.name]
