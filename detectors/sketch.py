@@ -13,6 +13,7 @@ the moments.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
@@ -32,6 +33,16 @@ from detectors.values import (
 SpecKind = Literal["numeric", "categorical"]
 MAX_NEW_LEVELS = 100
 DUPLICATE_SKETCH_SIZE = 65536
+
+
+def _float_state(x: float) -> float | str:
+    """A float as every JSON encoder keeps it: non-finite values as ``"inf"``, ``"-inf"``, ``"nan"``
+    (``json`` would write non-standard ``Infinity`` and orjson ``null``)."""
+    return x if math.isfinite(x) else repr(float(x))
+
+
+def _state_float(v: float | str | None) -> float:
+    return math.nan if v is None else float(v)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -99,8 +110,9 @@ class ColumnAccumulator:
             if finite.size:
                 self.counts += BinIndex.from_edges(self.spec.edges).counts(finite)
                 d = finite - self.spec.shift
-                self.total += float(d.sum())
-                self.total_sq += float(np.dot(d, d))
+                with np.errstate(over="ignore", invalid="ignore"):  # huge values: the moments become inf
+                    self.total += float(d.sum())
+                    self.total_sq += float(np.dot(d, d))
                 self.minimum = min(self.minimum, float(finite.min()))
                 self.maximum = max(self.maximum, float(finite.max()))
             return vals
@@ -165,8 +177,8 @@ class ColumnAccumulator:
             "missing": self.missing,
             "type_mismatch": self.type_mismatch,
             "non_finite": self.non_finite,
-            "total": self.total,
-            "total_sq": self.total_sq,
+            "total": _float_state(self.total),
+            "total_sq": _float_state(self.total_sq),
             "minimum": None if not np.isfinite(self.minimum) else self.minimum,
             "maximum": None if not np.isfinite(self.maximum) else self.maximum,
             "new_levels": dict(self.new_levels),
@@ -185,8 +197,8 @@ class ColumnAccumulator:
             missing=int(state["missing"]),
             type_mismatch=int(state["type_mismatch"]),
             non_finite=int(state["non_finite"]),
-            total=float(state["total"]),
-            total_sq=float(state["total_sq"]),
+            total=_state_float(state["total"]),
+            total_sq=_state_float(state["total_sq"]),
             minimum=float("inf") if mn is None else float(mn),
             maximum=float("-inf") if mx is None else float(mx),
             new_levels={str(k): int(v) for k, v in state.get("new_levels", {}).items()},
@@ -347,7 +359,7 @@ class WindowSketch:
 
     def update(
         self,
-        columns: Mapping[str, np.ndarray | FactorizedLevels],
+        columns: Mapping[str, np.ndarray],
         *,
         first_row: int | None = None,
         row_numbers: np.ndarray | None = None,
@@ -357,13 +369,12 @@ class WindowSketch:
     ) -> None:
         """Add a chunk of rows given column-wise.
 
-        ``columns`` maps names to equal-length arrays (categorical ones may be given as
-        :class:`~detectors.values.FactorizedLevels`); a spec column that is absent is counted
+        ``columns`` maps names to equal-length arrays; a spec column that is absent is counted
         as not present (``missing_column`` when absent from the whole window). Row numbers come
         from ``row_numbers`` or consecutive from ``first_row``. ``extra_columns`` counts fields
         that are not in the profile (name -> rows), for ``unexpected_column``.
         """
-        lengths = {v.size if isinstance(v, FactorizedLevels) else int(np.asarray(v).shape[0]) for v in columns.values()}
+        lengths = {int(np.asarray(v).shape[0]) for v in columns.values()}
         if n_rows is None:
             if len(lengths) > 1:
                 raise ValueError(f"columns have different lengths: {sorted(lengths)}")
@@ -384,11 +395,11 @@ class WindowSketch:
                 continue
             if spec.kind == "categorical":
                 # Factorize once: the accumulator, the row hashes and the sample share the codes.
-                factorized = raw if isinstance(raw, FactorizedLevels) else factorize_levels(np.asarray(raw))
+                factorized = factorize_levels(np.asarray(raw))
                 acc.update(factorized)
                 parsed[spec.name] = factorized
             else:
-                parsed[spec.name] = acc.update(raw if isinstance(raw, FactorizedLevels) else np.asarray(raw))
+                parsed[spec.name] = acc.update(np.asarray(raw))
         for name in columns:
             if name not in self.known_columns:
                 self.unexpected_columns[name] = self.unexpected_columns.get(name, 0) + n_rows
@@ -400,7 +411,7 @@ class WindowSketch:
         self.first_row = lo if self.first_row is None else min(self.first_row, lo)
         self.last_row = hi if self.last_row is None else max(self.last_row, hi)
         if event_times is not None and event_times.size:
-            ok = event_times[~np.isnan(event_times)]
+            ok = event_times[np.isfinite(event_times)]
             if ok.size:
                 self._see_times(float(ok.min()), float(ok.max()))
         if self.sample.size > 0:
