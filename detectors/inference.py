@@ -77,11 +77,12 @@ def parse_times(values: np.ndarray) -> np.ndarray:
     """Event times as float seconds since the Unix epoch (``nan`` where unparseable).
 
     Numbers are taken as epoch seconds (or milliseconds when above 1e11); strings are
-    ISO 8601 / RFC 3339; naive times are taken as UTC.
+    ISO 8601 / RFC 3339; naive times are taken as UTC. Infinite numbers are no time (``nan``).
     """
     arr = np.asarray(values)
     if arr.dtype.kind in "iuf":
-        out = arr.astype(np.float64)
+        out = arr.astype(np.float64)  # always a copy
+        out[~np.isfinite(out)] = np.nan
         ms = np.abs(out) > 1e11
         out[ms] = out[ms] / 1000.0
         return out
