@@ -79,6 +79,9 @@ def test_parse_times() -> None:
     assert out[1] == out[0]
     assert np.isnan(out[2])
     assert parse_times(np.array([1767225600000.0]))[0] == 1767225600.0  # milliseconds
+    assert np.isnan(
+        parse_times(np.array([np.inf, -np.inf, np.nan]))
+    ).all()  # no time, not a window at infinity
 
 
 def test_inferred_types_and_skipped_columns(profile: Profile) -> None:

@@ -131,3 +131,22 @@ def test_merge_sketches_sums_rows_malformed_late_and_unexpected() -> None:
     m = merge_sketches([a, b])
     assert (m.rows, m.malformed_rows, m.late_rows, m.first_row, m.last_row) == (3, 2, 3, 0, 2)
     assert m.unexpected_columns == {"u": 3}
+
+
+def test_state_of_overflowing_moments_survives_every_json_encoder() -> None:
+    import json
+
+    import orjson
+
+    sk = WindowSketch([NUM])
+    sk.update({"x": np.array([1e200, -1e300, 1.0])}, event_times=np.array([np.inf, 5.0, 6.0]))
+    assert math.isinf(sk.columns["x"].total_sq)
+    assert (sk.event_time_min, sk.event_time_max) == (5.0, 6.0)  # infinite times are no times
+    for encode, decode in (
+        (lambda d: json.dumps(d, allow_nan=False), json.loads),
+        (orjson.dumps, orjson.loads),
+    ):
+        back = WindowSketch([NUM])
+        back.restore(decode(encode(sk.to_state())))
+        assert back.to_state() == sk.to_state()
+        assert math.isinf(back.columns["x"].total_sq)
