@@ -149,9 +149,22 @@ class MonitorPipeline:
                     untimed = ()
         if isinstance(self.windows, TimeWindows):
             assert times is not None
-            self.tracker.observe(columns, row_numbers)
-            closed = self.windows.add(columns, row_numbers, event_times=times, malformed_positions=malformed_positions)
-            return FeedOutcome(results=tuple(self._evaluate(c) for c in closed), untimed_positions=untimed)
+            # Cut the chunk after each row whose watermark can close a window, so the concept
+            # detectors have seen exactly the rows that arrived before the close, whatever the chunking.
+            results_t: list[tuple[WindowResult, WindowSketch]] = []
+            lo, n = 0, int(row_numbers.size)
+            for hi in self._time_cuts(times):
+                seg = {k: v[lo:hi] for k, v in columns.items()}
+                self.tracker.observe(seg, row_numbers[lo:hi])
+                closed = self.windows.add(
+                    seg,
+                    row_numbers[lo:hi],
+                    event_times=times[lo:hi],
+                    malformed_positions=malformed_positions if hi == n else (),
+                )
+                results_t.extend(self._evaluate(c) for c in closed)
+                lo = hi
+            return FeedOutcome(results=tuple(results_t), untimed_positions=untimed)
         # Row windows: feed the concept detectors window by window, so each verdict covers
         # exactly the rows of its window whatever the chunking.
         results: list[tuple[WindowResult, WindowSketch]] = []
@@ -186,6 +199,21 @@ class MonitorPipeline:
                 results.extend(self._evaluate(c) for c in closed)
                 break
         return FeedOutcome(results=tuple(results), untimed_positions=untimed)
+
+    def _time_cuts(self, times: np.ndarray) -> list[int]:
+        """Ends of the segments of a time-window chunk: after every row that moves the watermark
+        (minus lateness) past a window boundary, and at the end of the chunk."""
+        assert isinstance(self.windows, TimeWindows)
+        n = int(times.size)
+        if n == 0:
+            return [0]
+        prev = -np.inf if self.windows.watermark is None else self.windows.watermark
+        marks = np.maximum.accumulate(np.concatenate([[prev], times.astype(np.float64)]))
+        step = np.floor((marks - self.windows.lateness_s) / self.windows.duration_s)
+        cuts = [int(i) + 1 for i in np.flatnonzero(step[1:] > step[:-1])]
+        if not cuts or cuts[-1] != n:
+            cuts.append(n)
+        return cuts
 
     def tick(self, now_s: float) -> tuple[tuple[WindowResult, WindowSketch], ...]:
         """Wall-clock tick: close time windows that are due even when no rows arrive.
