@@ -151,6 +151,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--max-rows", type=int, default=10_000, help="max records per poll (both readers)")
     parser.add_argument("--topic", help="read an existing topic of --messages messages instead of producing")
     parser.add_argument("--repeat", type=int, default=2, help="reads of each kind; the best one counts")
+    parser.add_argument("--keep-topic", action="store_true", help="do not delete the produced topic")
     parser.add_argument("--json", action="store_true", help="print one JSON object instead of text")
     args = parser.parse_args(argv)
     bootstrap = bootstrap_address(args.bootstrap)
@@ -170,6 +171,10 @@ def main(argv: list[str] | None = None) -> int:
         sources.append(read_source(bootstrap, topic, args.messages, args.max_rows))
     ceiling = min(ceilings, key=lambda r: r.seconds)
     source = min(sources, key=lambda r: r.seconds)
+    if args.topic is None and not args.keep_topic:
+        admin = KafkaAdminClient(bootstrap_servers=bootstrap)
+        admin.delete_topics([topic])
+        admin.close()
     ratio = source.per_second / ceiling.per_second
     result = {
         "bootstrap": bootstrap,

@@ -44,6 +44,9 @@ START_OFFSETS: Final = ("latest", "earliest")
 EVENT_TIME_SOURCES: Final = ("field", "message_timestamp")
 SECURITY_PROTOCOLS: Final = ("PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL")
 SASL_MECHANISMS: Final = ("PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512", "GSSAPI", "OAUTHBEARER")
+PROBE_TIMEOUT_MS: Final = 2_000
+"""Bound on the status round trip, so an unreachable broker does not stall the owner's poll loop."""
+PROBE_BACKOFF_MAX_S: Final = 60.0
 RAW_LIMIT_BYTES: Final = 16 * 1024
 """Dead letters keep at most this many bytes of the raw message (the dead-letter topic gets all)."""
 
@@ -223,6 +226,7 @@ class KafkaSource:
         self._assigned: frozenset[int] = frozenset()
         self._status = SourceStatus(connected=False, reason="not opened")
         self._last_probe = float("-inf")
+        self._probe_interval_s = settings.status_interval_s
 
     # -- Source protocol ---------------------------------------------------------------------------
 
@@ -249,7 +253,7 @@ class KafkaSource:
                 self._producer = KafkaProducer(acks="all", linger_ms=5, **common)
         except KafkaError as exc:
             self._close_clients()
-            self._status = SourceStatus(connected=False, reason=f"{type(exc).__name__}: {exc}")
+            self._status = SourceStatus(connected=False, reason=_describe(exc))
             raise ConnectorError(
                 f"source {self.name!r}: cannot connect to Kafka {','.join(s.bootstrap_servers)}: {exc}"
             ) from exc
@@ -274,9 +278,7 @@ class KafkaSource:
         try:
             records = consumer.poll(timeout_ms=max(0, int(timeout_s * 1000)), max_records=max_rows)
         except KafkaError as exc:
-            self._status = SourceStatus(
-                connected=False, reason=f"{type(exc).__name__}: {exc}", lag=self._status.lag
-            )
+            self._status = SourceStatus(connected=False, reason=_describe(exc), lag=self._status.lag)
             raise ConnectorError(f"source {self.name!r}: poll failed: {exc}") from exc
         rows: list[dict[str, Any]] = []
         dead: list[DeadLetter] = []
@@ -319,7 +321,7 @@ class KafkaSource:
                         item_index = index if fmt == "json_batch" else None
                         dead.append(self._dead_letter(msg, row.reason, row.detail, item_index))  # type: ignore[union-attr]
             self._positions[partition] = messages[-1].offset + 1
-        self._refresh_status(records)
+        self._refresh_status(bool(records))
         checkpoint = {str(p): o for p, o in sorted(self._positions.items())} if self._positions else None
         return Batch(rows=rows, dead_letters=dead, checkpoint=checkpoint, end_of_data=False)
 
@@ -459,40 +461,51 @@ class KafkaSource:
             self._on_revoked(partitions)
         self._assigned = self._assigned - frozenset(partitions)
 
-    def _refresh_status(self, records: Mapping[Any, Any]) -> None:
-        """Update the lag snapshot: free from fetch high-water marks, else a throttled round trip."""
+    def _refresh_status(self, got_records: bool) -> None:
+        """Update the status snapshot.
+
+        At most every ``status_interval_s`` one ListOffsets round trip gives exact lag and proves
+        the broker reachable; in between, lag is estimated from the high-water marks of fetch
+        responses (free), and records arriving prove the connection.
+        """
         consumer = self._consumer
         if consumer is None:
             return
-        assigned = consumer.assignment() or set()
+        assigned = sorted(consumer.assignment() or (), key=lambda tp: tp.partition)
+        previous = self._status
+        connected, reason = previous.connected or got_records, "" if got_records else previous.reason
         lag: dict[str, int] = {}
-        unknown = []
-        for tp in assigned:
-            end = consumer.highwater(tp)
-            pos = self._positions.get(tp.partition)
-            if end is None or pos is None:
-                unknown.append(tp)
-            else:
-                lag[str(tp.partition)] = max(0, end - pos)
         now = time.monotonic()
-        connected, reason = True, ""
-        if unknown and now - self._last_probe >= self.settings.status_interval_s:
+        if now - self._last_probe >= self._probe_interval_s:
             self._last_probe = now
+            timeout_ms = min(self.settings.request_timeout_ms, PROBE_TIMEOUT_MS)
             try:
-                ends = consumer.end_offsets(unknown, timeout_ms=self.settings.request_timeout_ms)
-                for tp in unknown:
+                ends = consumer.end_offsets(assigned, timeout_ms=timeout_ms) if assigned else {}
+                for tp in assigned:
                     pos = self._positions.get(tp.partition)
                     if pos is None:
-                        pos = consumer.position(tp, timeout_ms=self.settings.request_timeout_ms)
+                        pos = consumer.position(tp, timeout_ms=timeout_ms)
                     if pos is not None and tp in ends:
                         lag[str(tp.partition)] = max(0, ends[tp] - pos)
+                connected, reason = True, ""
+                self._probe_interval_s = self.settings.status_interval_s
             except KafkaError as exc:
-                connected, reason = False, f"{type(exc).__name__}: {exc}"
-        elif unknown:
-            for tp in unknown:
-                key = str(tp.partition)
-                if key in self._status.lag:
-                    lag[key] = self._status.lag[key]
+                connected, reason = False, _describe(exc)
+                # Back off while the broker is away, so the owner's poll loop stays responsive.
+                self._probe_interval_s = min(
+                    PROBE_BACKOFF_MAX_S, max(2 * self._probe_interval_s, self.settings.status_interval_s, 1.0)
+                )
+                if reason != previous.reason:
+                    logger.warning("kafka source unreachable source=%s error=%s", self.name, reason)
+        for tp in assigned:
+            key = str(tp.partition)
+            if key in lag:
+                continue
+            end, pos = consumer.highwater(tp), self._positions.get(tp.partition)
+            if end is not None and pos is not None:
+                lag[key] = max(0, end - pos)
+            elif key in previous.lag:
+                lag[key] = previous.lag[key]
         self._status = SourceStatus(connected=connected, reason=reason, lag=dict(sorted(lag.items())))
 
     def _close_clients(self) -> None:
@@ -512,6 +525,12 @@ class KafkaSource:
                 logger.warning("kafka consumer close failed source=%s error=%s", self.name, exc)
             finally:
                 self._consumer = None
+
+
+def _describe(exc: BaseException) -> str:
+    text = str(exc)
+    name = type(exc).__name__
+    return text if text.startswith(name) else f"{name}: {text}"
 
 
 def parse_checkpoint(checkpoint: Checkpoint | None, *, source: str) -> dict[int, int]:

@@ -383,3 +383,38 @@ def test_committed_offsets_are_visible_to_kafka_tools(
         assert probe.committed(TopicPartition(topic, 0)) == 5
     finally:
         probe.close()
+
+
+@pytest.mark.parametrize(
+    ("overrides", "match"),
+    [
+        ({"format": "csv"}, "format must be one of"),
+        ({"start_offset": "beginning"}, "start_offset must be one of"),
+        ({"security_protocol": "TLS"}, "security_protocol must be one of"),
+        ({"security_protocol": "SASL_SSL"}, "needs sasl_mechanism"),
+        ({"max_message_bytes": 0}, "max_message_bytes"),
+        ({"dead_letter_topic": "t"}, "dead_letter_topic"),
+        ({"event_time_source": "message_timestamp"}, "needs mapping.event_time_field"),
+        ({"topic": ""}, "topic must be"),
+        ({"bootstrap_servers": ()}, "bootstrap_servers"),
+    ],
+)
+def test_settings_are_validated(overrides: dict[str, Any], match: str) -> None:
+    kwargs: dict[str, Any] = {
+        "bootstrap_servers": ("127.0.0.1:1",),
+        "topic": "t",
+        "group_id": "g",
+    } | overrides
+    with pytest.raises(ValueError, match=match):
+        KafkaSourceSettings(**kwargs)
+
+
+def test_checkpoints_are_validated() -> None:
+    from connectors.base import ConnectorError
+    from connectors.kafka import parse_checkpoint
+
+    assert parse_checkpoint({"0": 3, "2": 0}, source="s") == {0: 3, 2: 0}
+    assert parse_checkpoint(None, source="s") == {}
+    for bad in ({"p0": 1}, {"0": -1}, {"0": "12"}, {"0": True}, {"0": 1.5}):
+        with pytest.raises(ConnectorError, match="source 's': checkpoint"):
+            parse_checkpoint(bad, source="s")
