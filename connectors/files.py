@@ -237,7 +237,8 @@ def _read_jsonl(path: str | Path, text: str) -> Table:
     bad_pos: list[int] = []
     reasons: list[str] = []
     row = 0
-    for line in text.splitlines():
+    for line in text.split("\n"):  # not splitlines(): JSON strings may hold U+2028, U+0085, ...
+        line = line.removesuffix("\r")
         if not line.strip():
             continue
         try:
