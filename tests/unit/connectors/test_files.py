@@ -199,3 +199,12 @@ def test_file_source_argument_checks(tmp_path: Path) -> None:
         FileSource("f", tmp_path / "a.csv", rows_per_second=-1)
     with pytest.raises(ValueError, match="at_end must be 'idle', 'loop' or 'exit', got 'stop'"):
         FileSource("f", tmp_path / "a.csv", at_end="stop")  # type: ignore[arg-type]
+
+
+def test_jsonl_lines_split_only_on_newline(tmp_path: Path) -> None:
+    # U+2028 and friends are legal inside JSON strings (orjson writes them raw); CRLF is tolerated
+    data = '{"a": "x\u2028y\x85z\u2029", "b": 1}\r\n{"a": "w", "b": 2}\n'.encode()
+    t = read_table(write(tmp_path, "ls.jsonl", data))
+    assert t.malformed_rows == 0
+    assert t.columns["a"].tolist() == ["x\u2028y\x85z\u2029", "w"]
+    assert t.row_numbers.tolist() == [0, 1]
