@@ -9,6 +9,8 @@ from typing import Any
 
 import orjson
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from sqlalchemy import (
     Column,
     DateTime,
@@ -24,6 +26,7 @@ from sqlalchemy import (
     inspect,
     text,
 )
+from sqlalchemy.pool import StaticPool
 
 from connectors.base import ConnectorError
 from connectors.mapping import RowMapping
@@ -296,3 +299,57 @@ def test_malformed_checkpoint_is_a_connector_error(engine: Engine, db_url: str) 
     with pytest.raises(ConnectorError, match="does not fit column 'ts'"):
         source.open({"watermark": ["yesterday", 1]})
     source.close()
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(
+    first=st.lists(st.integers(1, 5), min_size=0, max_size=10),
+    second=st.lists(st.integers(1, 5), min_size=0, max_size=6),
+    batch_rows=st.integers(1, 6),
+    reopen_every=st.integers(1, 3),
+    tiebreaker=st.sampled_from(["id", None]),
+)
+def test_property_every_row_exactly_once_whatever_the_ties_and_restarts(
+    first: list[int], second: list[int], batch_rows: int, reopen_every: int, tiebreaker: str | None
+) -> None:
+    """Groups of tied watermarks, any batch size, a restart from the JSON checkpoint every few
+    polls, and rows appended (with later watermarks) midway: every row is read exactly once."""
+    engine = create_engine("sqlite://", poolclass=StaticPool, connect_args={"check_same_thread": False})
+    table = make_table(engine)
+    next_id = 0
+
+    def append(group_sizes: list[int], base_minute: int) -> None:
+        nonlocal next_id
+        rows = []
+        for g, size in enumerate(group_sizes):
+            for _ in range(size):
+                rows.append({"id": next_id, "ts": T0 + timedelta(minutes=base_minute + g), "score": 0.0})
+                next_id += 1
+        if rows:
+            add(engine, table, rows)
+
+    append(first, 0)
+    settings_ = SqlSourceSettings(
+        url="sqlite://", table="predictions", watermark="ts", tiebreaker=tiebreaker, batch_rows=batch_rows
+    )
+    seen: list[int] = []
+    checkpoint = None
+    appended = False
+    source = SqlSource("p", settings_, engine=engine)
+    source.open(None)
+    for polls in range(1, 500):
+        batch = source.poll(100, 0)
+        seen += [r["id"] for r in batch.rows]
+        checkpoint = batch.checkpoint or checkpoint
+        if polls % reopen_every == 0:
+            source.close()
+            source = SqlSource("p", settings_, engine=engine)
+            source.open(json_round_trip(checkpoint))
+        if not batch.rows:
+            if appended:
+                break
+            append(second, 100)
+            appended = True
+    source.close()
+    engine.dispose()
+    assert sorted(seen) == list(range(next_id))
