@@ -1,0 +1,81 @@
+"""The daemon's wall-clock tick on event-time windows (``MonitorPipeline.tick``).
+
+The tick must not close windows of old data (a replay, a backlog after downtime) just because the
+wall clock is far ahead of the data: only an idle source lets the event-time clock advance, by the
+idle time.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from monitor.cli import load_profile
+from monitor.pipeline import MonitorPipeline, WindowSpec
+from tests.fixtures_daemon import model_frame, write_profile
+
+NOW = 1_800_000_000.0  # wall clock, long after the data (2026-01-01 = 1_767_225_600)
+T0 = 1_767_225_600.0
+
+
+@pytest.fixture(scope="module")
+def pipeline_factory(tmp_path_factory: pytest.TempPathFactory) -> object:
+    profile = load_profile(str(write_profile(tmp_path_factory.mktemp("tick"))))
+
+    def make() -> MonitorPipeline:
+        return MonitorPipeline(profile, WindowSpec(duration_s=60.0, timestamp="ts", lateness_s=10.0))
+
+    return make
+
+
+def _feed(p: MonitorPipeline, seconds: list[float], first_row: int) -> int:
+    frame = model_frame(len(seconds), seed=first_row)
+    cols = {k: frame[k].to_numpy() for k in frame.columns}
+    cols["ts"] = np.asarray([T0 + s for s in seconds], dtype=np.float64)
+    out = p.feed(cols, np.arange(first_row, first_row + len(seconds), dtype=np.int64))
+    return len(out.results)
+
+
+def test_wall_clock_far_ahead_does_not_close_windows_while_rows_arrive(pipeline_factory: object) -> None:
+    p = pipeline_factory()  # type: ignore[operator]
+    assert _feed(p, [float(s) for s in range(30)], 0) == 0
+    assert p.tick(NOW) == ()  # the watermark moved since the last tick: rows are arriving
+    assert _feed(p, [float(s) for s in range(30, 55)], 30) == 0
+    assert p.tick(NOW + 1) == ()
+    # the rest of window 0 arrives after the ticks and still counts in window 0
+    assert _feed(p, [59.0, 80.0], 55) == 1  # 80 - 10 >= 60 closes window 0
+    (result,) = p.windows.flush()
+    assert result.sketch.rows == 1  # only the row at 80 s in window 1
+
+
+def test_an_idle_source_advances_event_time_by_the_idle_seconds(pipeline_factory: object) -> None:
+    p = pipeline_factory()  # type: ignore[operator]
+    _feed(p, [0.0, 30.0], 0)  # watermark 30 s; window 0 closes at 60 + 10 = 70 s of event time
+    assert p.tick(NOW) == ()  # first tick after rows: starts the idle clock
+    assert p.tick(NOW + 39) == ()  # event time 30 + 39 = 69 s
+    (closed,) = p.tick(NOW + 40)  # 70 s: window 0 is due
+    result, sketch = closed
+    assert sketch.rows == 2 and result.window.index == 0
+    assert p.tick(NOW + 99) == ()  # 129 s: window 1 [60, 120) is due at 130 s
+    assert len(p.tick(NOW + 100)) == 1  # an empty window for the silent source
+
+
+def test_event_time_never_runs_ahead_of_the_wall_clock(pipeline_factory: object) -> None:
+    p = pipeline_factory()  # type: ignore[operator]
+    future = NOW + 1000.0 - T0
+    _feed(p, [future], 0)
+    assert p.tick(NOW) == ()
+    assert p.tick(NOW + 500) == ()  # idle 500 s, but the wall clock is still before the window end
+
+
+def test_restored_state_resumes_without_closing_early(pipeline_factory: object, tmp_path: Path) -> None:
+    p = pipeline_factory()  # type: ignore[operator]
+    _feed(p, [0.0, 30.0], 0)
+    q = pipeline_factory()  # type: ignore[operator]
+    q.restore(p.state())
+    assert q.tick(NOW) == ()  # restarted far later: the idle clock starts now
+    assert _feed(q, [50.0, 75.0], 2) == 0
+    assert len(q.tick(NOW + 10)) == 0
+    assert _feed(q, [90.0], 4) == 1
