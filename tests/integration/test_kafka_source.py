@@ -362,6 +362,14 @@ def test_unreachable_broker_and_missing_secret_are_connector_errors() -> None:
         KafkaSource("s", sasl, environ={}).open(None)
     with pytest.raises(ConnectorError, match="not open"):
         KafkaSource("s", sasl, environ={}).poll(10, 0.1)
+    nowhere = KafkaSourceSettings(
+        bootstrap_servers=("127.0.0.1:1",), topic="t", group_id="g", connect_timeout_ms=1000
+    )
+    source = KafkaSource("s", nowhere)
+    with pytest.raises(ConnectorError, match="source 's': cannot connect to Kafka 127.0.0.1:1"):
+        source.open(None)
+    assert source.status().connected is False
+    source.close()
 
 
 def test_committed_offsets_are_visible_to_kafka_tools(
