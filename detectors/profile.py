@@ -264,6 +264,14 @@ def profile_from_dict(doc: Any, *, source: str = "profile") -> Profile:
             else:
                 raise ProfileError(f"{source}: column {c.get('name')!r} has unknown type {c['type']!r}")
             col = columns[-1]
+            if col.role not in ("feature", "target", "prediction"):
+                raise ProfileError(f"{source}: column {col.name!r} has unknown role {col.role!r}")
+            if col.type == "numeric" and any(b <= a for a, b in zip(col.edges, col.edges[1:], strict=False)):
+                raise ProfileError(f"{source}: column {col.name!r} has bin edges that are not strictly increasing")
+            if col.type == "numeric" and not all(math.isfinite(e) for e in col.edges):
+                raise ProfileError(f"{source}: column {col.name!r} has non-finite bin edges")
+            if any(c < 0 for c in col.counts):
+                raise ProfileError(f"{source}: column {col.name!r} has negative counts")
             expected = len(col.edges) + 1 if col.type == "numeric" else len(col.levels) + 1
             if len(col.counts) != expected:
                 raise ProfileError(f"{source}: column {col.name!r} has {len(col.counts)} counts, expected {expected}")

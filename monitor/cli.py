@@ -152,12 +152,16 @@ def load_profile(path: str) -> Profile:
 
 def _write_json_atomic(path: str, doc: Any) -> None:
     target = Path(path)
-    if target.parent and not target.parent.exists():
-        target.parent.mkdir(parents=True, exist_ok=True)
     tmp = target.with_name(f".{target.name}.tmp{os.getpid()}")
-    with tmp.open("w", encoding="utf-8") as fh:
-        json.dump(doc, fh, separators=(",", ":"), allow_nan=False)
-    os.replace(tmp, target)
+    try:
+        if target.parent and not target.parent.exists():
+            target.parent.mkdir(parents=True, exist_ok=True)
+        with tmp.open("w", encoding="utf-8") as fh:
+            json.dump(doc, fh, separators=(",", ":"), allow_nan=False)
+        os.replace(tmp, target)
+    except OSError as exc:
+        tmp.unlink(missing_ok=True) if tmp.parent.exists() else None
+        raise UsageError(f"{path}: cannot write ({exc.strerror or exc})") from None
 
 
 def cmd_profile(args: argparse.Namespace, out: TextIO) -> int:
