@@ -20,10 +20,11 @@ from detectors.profile import Profile
 from detectors.result import WindowResult
 from detectors.sketch import WindowSketch
 from monitor.config import MonitorConfig, RowWindow, TimeWindow
+from monitor.labels import JoinedTracker, LabelJoin, decode_prediction
 from monitor.pipeline import MonitorPipeline, WindowSpec
 from monitor.report import to_json
 from monitor.settings import evaluation_settings
-from monitor.store import ProgressUpdate, Store, WindowRecord
+from monitor.store import PendingPrediction, ProgressUpdate, Store, WindowRecord
 
 logger = logging.getLogger(__name__)
 
@@ -68,6 +69,11 @@ class MonitorRuntime:
             freshness_s=cfg.freshness.total_seconds() if cfg.freshness else None,
             concept_method=cfg.detectors.concept,
         )
+        self.labels: LabelJoin | None = None
+        if cfg.labels is not None:
+            self.labels = LabelJoin(cfg.name, cfg.labels, profile)
+            if self.labels.enabled:
+                self.pipeline.tracker = JoinedTracker(profile, concept_method=cfg.detectors.concept)
         self.next_row = 0
         self.last_data_at: float | None = None
         self.stale_reported = False
@@ -83,7 +89,10 @@ class MonitorRuntime:
         else:
             self.pipeline.windows.index = state.next_window_index
         logger.info(
-            "monitor restored monitor=%s next_row=%d next_window=%d", self.name, self.next_row, state.next_window_index
+            "monitor restored monitor=%s next_row=%d next_window=%d",
+            self.name,
+            self.next_row,
+            state.next_window_index,
         )
 
     def state_bytes(self) -> bytes:
@@ -128,9 +137,19 @@ class SourceWorker(threading.Thread):
         poll_timeout_s: float = 0.5,
         commit_interval_s: float = 1.0,
         stop_on_end: bool = True,
+        label_sources: Sequence[Source] = (),
     ) -> None:
         super().__init__(name=f"source-{source.name}", daemon=True)
         self.source = source
+        self.label_sources = tuple(label_sources)
+        self._label_status: dict[str, SourceStatus] = {
+            ls.name: SourceStatus(connected=False, reason="starting") for ls in self.label_sources
+        }
+        self._label_progress: dict[str, _LabelProgress] = {
+            ls.name: _LabelProgress() for ls in self.label_sources
+        }
+        self._pending_add: dict[str, dict[str, PendingPrediction]] = {}
+        self._pending_joined: dict[str, list[str]] = {}
         self.monitors = tuple(monitors)
         self.store = store
         self.on_windows = on_windows
@@ -156,6 +175,12 @@ class SourceWorker(threading.Thread):
     def status(self) -> SourceStatus:
         return self._status
 
+    def source_status(self, name: str) -> SourceStatus:
+        """Status of the main source or of one of its label sources."""
+        if name == self.source.name:
+            return self._status
+        return self._label_status.get(name, SourceStatus(connected=False, reason="unknown source"))
+
     def run(self) -> None:
         try:
             self._run()
@@ -168,23 +193,34 @@ class SourceWorker(threading.Thread):
                 self.commit()
             except Exception:
                 logger.exception("final commit failed source=%s", self.source.name)
-            try:
-                self.source.close()
-            except Exception:
-                logger.exception("source close failed source=%s", self.source.name)
+            for src in (self.source, *self.label_sources):
+                try:
+                    src.close()
+                except Exception:
+                    logger.exception("source close failed source=%s", src.name)
             self.finished.set()
 
     def _open(self) -> None:
         backoff = 1.0
+        opened: set[str] = set()
         while not self.stop_event.is_set():
             try:
-                self.source.open(self.store.load_source_checkpoint(self.source.name))
-                self._status = self.source.status()
+                for src in (self.source, *self.label_sources):
+                    if src.name in opened:
+                        continue
+                    src.open(self.store.load_source_checkpoint(src.name))
+                    opened.add(src.name)
+                    if src is self.source:
+                        self._status = src.status()
+                    else:
+                        self._label_status[src.name] = src.status()
                 self.connected = True
                 return
             except Exception as exc:
                 self._status = SourceStatus(connected=False, reason=f"{type(exc).__name__}: {exc}")
-                logger.warning("source open failed source=%s error=%s retry_in=%.0fs", self.source.name, exc, backoff)
+                logger.warning(
+                    "source open failed source=%s error=%s retry_in=%.0fs", self.source.name, exc, backoff
+                )
                 self.stop_event.wait(backoff)
                 backoff = min(backoff * 2, 30.0)
 
@@ -194,6 +230,10 @@ class SourceWorker(threading.Thread):
             batch = self.source.poll(self.max_rows, self.poll_timeout_s)
             self._status = self.source.status()
             self.process(batch)
+            for ls in self.label_sources:
+                labels = ls.poll(self.max_rows, 0.0 if batch.n_rows else self.poll_timeout_s / 4)
+                self._label_status[ls.name] = ls.status()
+                self.process_labels(ls.name, labels)
             if self._pending_windows or (
                 self._dirty and time.monotonic() - self._last_commit >= self.commit_interval_s
             ):
@@ -229,6 +269,10 @@ class SourceWorker(threading.Thread):
                 m.next_row += n
                 m.last_data_at = now
                 m.stale_reported = False
+                if m.labels is not None:
+                    adds = self._pending_add.setdefault(m.name, {})
+                    for p in m.labels.predictions(columns, n):
+                        adds[p.id] = p
                 t0 = time.perf_counter()
                 outcome = m.pipeline.feed(columns, rows)
                 took = time.perf_counter() - t0
@@ -245,7 +289,107 @@ class SourceWorker(threading.Thread):
         self._pending_rows += n
         self._dirty = True
 
-    def _collect(self, m: MonitorRuntime, results: Sequence[tuple[WindowResult, WindowSketch]], took: float) -> None:
+    def process_labels(self, source: str, batch: Batch) -> None:
+        """Join a batch of the label source ``source`` to the pending predictions of its monitors."""
+        with self._lock:
+            self._process_labels(source, batch)
+
+    def _process_labels(self, source: str, batch: Batch) -> None:
+        progress = self._label_progress[source]
+        if batch.checkpoint is not None:
+            progress.checkpoint = batch.checkpoint
+            self._dirty = True
+        if batch.dead_letters:
+            progress.dead.extend(batch.dead_letters)
+            self._dirty = True
+        n = batch.n_rows
+        if n == 0:
+            return
+        progress.rows += n
+        self._dirty = True
+        columns = batch.columns if batch.columns is not None else rows_to_columns(batch.rows)
+        for m in self.monitors:
+            join = m.labels
+            if join is None or join.cfg.source != source or not join.enabled:
+                continue
+            ids, targets = join.labels(columns)
+            if not ids:
+                continue
+            adds = self._pending_add.setdefault(m.name, {})
+            joined = self._pending_joined.setdefault(m.name, [])
+            joined_now = set(joined)
+            stored = self.store.find_pending(
+                m.name, [i for i in ids if i not in adds and i not in joined_now]
+            )
+            j_ids: list[str] = []
+            j_targets: list[Any] = []
+            j_preds: list[Any] = []
+            unmatched = 0
+            for key, target in zip(ids, targets, strict=True):
+                pending = adds.pop(key, None)
+                if pending is None and key not in joined_now:
+                    pending = stored.get(key)
+                if pending is None:
+                    unmatched += 1
+                    continue
+                joined.append(key)
+                joined_now.add(key)
+                j_ids.append(key)
+                j_targets.append(target)
+                j_preds.append(decode_prediction(pending))
+            with m.lock:
+                tracker = m.pipeline.tracker
+                if isinstance(tracker, JoinedTracker):
+                    tracker.add_labelled(j_ids, j_targets, j_preds)
+            join.counts.joined += len(j_ids)
+            join.counts.unmatched += unmatched
+            if join.pending_estimate is not None:
+                join.pending_estimate = max(join.pending_estimate - len(j_ids), 0)
+            if unmatched:
+                logger.info(
+                    "labels without a pending prediction monitor=%s source=%s count=%d joined=%d",
+                    m.name,
+                    source,
+                    unmatched,
+                    len(j_ids),
+                )
+
+    def expire_labels(self, now: datetime) -> None:
+        """Drop pending predictions older than their monitor's label horizon (counted)."""
+        for m in self.monitors:
+            join = m.labels
+            if join is None or not join.enabled:
+                continue
+            gone = self.store.expire_pending(m.name, now - join.cfg.horizon)
+            if gone:
+                join.counts.expired += gone
+                if join.pending_estimate is not None:
+                    join.pending_estimate = max(join.pending_estimate - gone, 0)
+                logger.info("pending predictions expired monitor=%s count=%d", m.name, gone)
+
+    def _bound_pending(self) -> None:
+        for m in self.monitors:
+            join = m.labels
+            if join is None or not join.enabled:
+                continue
+            if join.pending_estimate is None:
+                join.pending_estimate = self.store.count_pending(m.name)
+            if join.pending_estimate <= join.cfg.max_pending:
+                continue
+            gone = self.store.trim_pending(m.name, join.cfg.max_pending)
+            join.counts.dropped += gone
+            join.pending_estimate = self.store.count_pending(m.name)
+            if gone:
+                logger.warning(
+                    "pending predictions over max_pending, oldest dropped monitor=%s count=%d max_pending=%d",
+                    m.name,
+                    gone,
+                    join.cfg.max_pending,
+                )
+
+    def _collect(
+        self, m: MonitorRuntime, results: Sequence[tuple[WindowResult, WindowSketch]], took: float
+    ) -> None:
         for result, sketch in results:
             record, doc = window_record(result)
             ev = EvaluatedWindow(monitor=m.name, result=result, result_json=doc, sketch=sketch, seconds=took)
@@ -297,6 +441,10 @@ class SourceWorker(threading.Thread):
             with m.lock:
                 state = m.state_bytes()
                 pending = self._pending_windows.pop(m.name, [])
+                added = tuple(self._pending_add.pop(m.name, {}).values())
+                joined_ids = tuple(self._pending_joined.pop(m.name, []))
+                if m.labels is not None and m.labels.pending_estimate is not None:
+                    m.labels.pending_estimate += len(added)
                 updates.append(
                     ProgressUpdate(
                         monitor=m.name,
@@ -308,9 +456,20 @@ class SourceWorker(threading.Thread):
                         rows_added=self._pending_rows if i == 0 else 0,
                         windows=tuple(r for r, _, _ in pending),
                         dead_letters=tuple(self._pending_dead) if i == 0 else (),
+                        pending_added=added,
+                        pending_joined=joined_ids,
                     )
                 )
                 evaluated.extend(ev for _, _, ev in pending)
+        for name, progress in self._label_progress.items():
+            updates.append(
+                ProgressUpdate(
+                    source=name,
+                    checkpoint=progress.checkpoint,
+                    rows_added=progress.rows,
+                    dead_letters=tuple(progress.dead),
+                )
+            )
         if not updates:
             updates.append(
                 ProgressUpdate(
@@ -324,6 +483,7 @@ class SourceWorker(threading.Thread):
         rows, dead = self._pending_rows, list(self._pending_dead)
         self._pending_rows = 0
         self._pending_dead = []
+        label_done = {name: progress.take() for name, progress in self._label_progress.items()}
         self._dirty = False
         self._last_commit = time.monotonic()
         if self._checkpoint is not None:
@@ -331,9 +491,36 @@ class SourceWorker(threading.Thread):
                 self.source.commit(self._checkpoint)
             except Exception as exc:
                 logger.warning("upstream commit failed source=%s error=%s", self.source.name, exc)
+        for ls in self.label_sources:
+            checkpoint = self._label_progress[ls.name].checkpoint
+            if checkpoint is not None:
+                try:
+                    ls.commit(checkpoint)
+                except Exception as exc:
+                    logger.warning("upstream commit failed source=%s error=%s", ls.name, exc)
         self.on_rows(self.source.name, rows, dead)
+        for name, (label_rows, label_dead) in label_done.items():
+            self.on_rows(name, label_rows, label_dead)
+        try:
+            self._bound_pending()
+        except Exception as exc:  # bounding is housekeeping: retried after the next commit
+            logger.warning("pending predictions not bounded source=%s error=%s", self.source.name, exc)
         if evaluated:
             self.on_windows(evaluated)
+
+
+@dataclass(slots=True)
+class _LabelProgress:
+    """Uncommitted progress of a label source read by a worker."""
+
+    checkpoint: Mapping[str, Any] | None = None
+    rows: int = 0
+    dead: list[DeadLetter] = field(default_factory=list)
+
+    def take(self) -> tuple[int, list[DeadLetter]]:
+        out = (self.rows, self.dead)
+        self.rows, self.dead = 0, []
+        return out
 
 
 def utc_now() -> datetime:

@@ -28,6 +28,7 @@ from monitor.cli import load_profile
 from monitor.config import DriftwardenConfig, RowWindow, describe_config, load_config
 from monitor.evidently_report import write_drift_report
 from monitor.http import HttpServer, MonitorView, SourceView
+from monitor.labels import LabelMetrics
 from monitor.logging import configure_logging
 from monitor.metrics import Metrics
 from monitor.runtime import EvaluatedWindow, MonitorRuntime, RecentAlerts, SourceWorker, utc_now
@@ -37,6 +38,7 @@ from monitor.store import ProgressUpdate, Store
 logger = logging.getLogger(__name__)
 
 STARTUP_FAILURE = 3
+LABEL_EXPIRY_INTERVAL_S = 60.0
 HANDLED_SIGNALS = (signal.SIGINT, signal.SIGTERM)
 
 
@@ -64,10 +66,13 @@ class Service:
         self.tick_interval_s = tick_interval_s
         self.delivery_interval_s = delivery_interval_s
         self.metrics = Metrics()
+        self.label_metrics = LabelMetrics(self.metrics.registry)
         self.store: Store | None = None
         self.alert_store: SqlAlertStore | None = None
         self.monitors: dict[str, MonitorRuntime] = {}
         self.workers: dict[str, SourceWorker] = {}
+        self.label_workers: dict[str, SourceWorker] = {}  # label source -> the worker that reads it
+        self._last_label_expiry = 0.0
         self.http: HttpServer | None = None
         self.scheduler: BackgroundScheduler | None = None
         self.delivery: DeliveryWorker | None = None
@@ -103,11 +108,14 @@ class Service:
             rt.restore(self.store)
             self.monitors[mcfg.name] = rt
         self._replay_unalerted_windows()
+        label_names = {m.labels.source for m in cfg.monitors if m.labels is not None}
         for name, scfg in cfg.sources.items():
             mons = [self.monitors[m.name] for m in monitors_of(cfg, name)]
             if not mons:
-                logger.info("source has no monitor, not started source=%s", name)
+                if name not in label_names:
+                    logger.info("source has no monitor, not started source=%s", name)
                 continue
+            labels = sorted({m.cfg.labels.source for m in mons if m.cfg.labels is not None})
             worker = SourceWorker(
                 build_source(scfg, cfg, environ=self.environ),
                 mons,
@@ -115,8 +123,16 @@ class Service:
                 on_windows=self._on_windows,
                 on_rows=self._on_rows,
                 stop_on_end=getattr(scfg, "at_end", "") == "exit",
+                label_sources=[build_source(cfg.sources[ls], cfg, environ=self.environ) for ls in labels],
             )
             self.workers[name] = worker
+            for ls in labels:
+                if ls in self.label_workers or ls in {m.source for m in cfg.monitors}:
+                    logger.warning(
+                        "label source is read by more than one worker source=%s; labels may be joined twice",
+                        ls,
+                    )
+                self.label_workers[ls] = worker
         Path(cfg.store.reports_dir).mkdir(parents=True, exist_ok=True)
         self._report_thread = threading.Thread(target=self._report_loop, name="reports", daemon=True)
         self._report_thread.start()
@@ -213,10 +229,21 @@ class Service:
 
     # ---- jobs -----------------------------------------------------------------------------
     def tick(self) -> None:
-        now_s = self.clock().timestamp()
+        now = self.clock()
+        now_s = now.timestamp()
         for w in self.workers.values():
             if w.connected and not w.finished.is_set():
                 w.tick(now_s)
+        if self.label_workers and time.monotonic() - self._last_label_expiry >= LABEL_EXPIRY_INTERVAL_S:
+            self._last_label_expiry = time.monotonic()
+            for w in set(self.label_workers.values()):
+                w.expire_labels(now)
+        self._publish_label_counts()
+
+    def _publish_label_counts(self) -> None:
+        for m in self.monitors.values():
+            if m.labels is not None:
+                self.label_metrics.publish(m.name, m.labels.counts)
 
     def deliver(self) -> None:
         if self.delivery is not None:
@@ -320,9 +347,9 @@ class Service:
                     self.metrics.add_rows(m.name, rows)
         for d in dead:
             self.metrics.add_dead_letters(source, d.reason)
-        worker = self.workers.get(source)
+        worker = self.workers.get(source) or self.label_workers.get(source)
         if worker is not None:
-            self.metrics.set_source_lag(source, dict(worker.status().lag))
+            self.metrics.set_source_lag(source, dict(worker.source_status(source).lag))
 
     def _on_windows(self, windows: Sequence[EvaluatedWindow]) -> None:
         for ev in windows:
@@ -450,8 +477,8 @@ class Service:
     def source_views(self) -> Sequence[SourceView]:
         out = []
         for name, scfg in self.config.sources.items():
-            w = self.workers.get(name)
-            st = w.status() if w is not None else None
+            w = self.workers.get(name) or self.label_workers.get(name)
+            st = w.source_status(name) if w is not None else None
             out.append(
                 SourceView(
                     name=name,

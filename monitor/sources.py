@@ -33,7 +33,8 @@ def _event_time_field(config: DriftwardenConfig, source: str) -> str | None:
 def _required(config: DriftwardenConfig, source: str) -> tuple[str, ...]:
     req: list[str] = []
     for m in config.monitors:
-        if m.labels is not None and m.labels.source == source:
+        # The id places a label row, and a prediction row of a monitor that joins labels.
+        if m.labels is not None and source in (m.labels.source, m.source):
             req.append(m.labels.id)
     return tuple(dict.fromkeys(req))
 

@@ -24,8 +24,14 @@ from pathlib import Path
 from typing import Any, ParamSpec, Protocol, TypeVar
 
 from sqlalchemy import (
+    Column,
     Connection,
     Engine,
+    Float,
+    Index,
+    String,
+    Table,
+    Text,
     and_,
     create_engine,
     delete,
@@ -58,6 +64,7 @@ __all__ = [
     "MonitorState",
     "MonitorTotals",
     "PartialWindow",
+    "PendingPrediction",
     "ProgressUpdate",
     "RetentionResult",
     "SourceTotals",
@@ -74,6 +81,19 @@ MAX_RESULTS_LIMIT = 10_000
 
 MAX_RAW_BYTES = 64 * 1024
 """Dead-letter payloads are stored truncated to this many bytes (``raw_size`` keeps the full size)."""
+
+pending_predictions = Table(
+    "pending_predictions",
+    schema.metadata,
+    Column("monitor", String(200), primary_key=True),
+    Column("pred_id", String(200), primary_key=True),
+    Column("prediction", Text, nullable=False),
+    Column("event_time", Float, nullable=True),
+    Column("created_at", schema.UtcDateTime, nullable=False),
+    Index("ix_pending_predictions_monitor_created", "monitor", "created_at"),
+)
+"""Predictions waiting for their label (``labels = {...}`` on a monitor), bounded by the monitor's
+``max_pending`` and its ``horizon``; created by migration v1 (``create_all``) or v2."""
 
 _WRITE = "driftwarden_write"
 """Execution option marking a write transaction (``BEGIN IMMEDIATE`` on SQLite)."""
@@ -219,6 +239,20 @@ class PartialWindow:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class PendingPrediction:
+    """A prediction waiting for its ground-truth label, joined by ``id``.
+
+    ``prediction`` is the JSON text of the predicted value; ``event_time`` the row's event time
+    (epoch seconds) when known.
+    """
+
+    id: str
+    prediction: str
+    event_time: float | None = None
+    created_at: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class ProgressUpdate:
     """Everything one processing step made durable, written by :meth:`Store.commit_progress`.
 
@@ -248,6 +282,16 @@ class ProgressUpdate:
         Event-time window keys evaluated in this step (scale-out); marked evaluated and their
         partials deleted. A key marked already makes the whole update fail with
         :class:`DuplicateWindowError`, so two leaders can never both publish a window.
+    write_state
+        ``False``: leave the monitor's state row alone (a scale-out replica writes only its
+        partials; the evaluator owns ``open_state`` and ``next_window_index``).
+    merge_checkpoint
+        ``True``: merge ``checkpoint`` into the stored one key by key, keeping the larger integer
+        (Kafka partitions shared by replicas: each writes the partitions it read, none regresses).
+    pending_added
+        Predictions of the monitor that now wait for a label (upserted by id).
+    pending_joined
+        Ids of pending predictions of the monitor that got their label (deleted).
     """
 
     monitor: str | None = None
@@ -261,8 +305,14 @@ class ProgressUpdate:
     dead_letters: tuple[DeadLetterLike, ...] = ()
     partials: tuple[PartialWindow, ...] = ()
     evaluated_keys: tuple[str, ...] = ()
+    write_state: bool = True
+    merge_checkpoint: bool = False
+    pending_added: tuple[PendingPrediction, ...] = ()
+    pending_joined: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
+        if self.monitor is None and (self.pending_added or self.pending_joined):
+            raise ValueError("pending_added and pending_joined need a monitor, got monitor=None")
         if self.monitor is None and (self.windows or self.open_state is not None or self.evaluated_keys):
             raise ValueError("windows, open_state and evaluated_keys need a monitor, got monitor=None")
         if self.source is None and (self.checkpoint is not None or self.rows_added or self.dead_letters):
@@ -588,6 +638,13 @@ class Store:
                     for window in update_.windows
                 ],
             )
+        self._apply_pending(connection, update_, monitor, now)
+        if not update_.write_state:
+            for partial in update_.partials:
+                self._upsert_partial(connection, partial, now)
+            if update_.evaluated_keys:
+                self._mark_evaluated(connection, monitor, update_.evaluated_keys, now)
+            return
         state = schema.monitor_state
         statement = self._insert(state).values(
             monitor=monitor,
@@ -615,6 +672,58 @@ class Store:
             self._upsert_partial(connection, partial, now)
         if update_.evaluated_keys:
             self._mark_evaluated(connection, monitor, update_.evaluated_keys, now)
+
+    def _apply_pending(
+        self, connection: Connection, update_: ProgressUpdate, monitor: str, now: datetime
+    ) -> None:
+        table = pending_predictions
+        if update_.pending_joined:
+            ids = list(dict.fromkeys(update_.pending_joined))
+            for i in range(0, len(ids), 1000):
+                connection.execute(
+                    delete(table).where(table.c.monitor == monitor, table.c.pred_id.in_(ids[i : i + 1000]))
+                )
+        if update_.pending_added:
+            latest = {p.id: p for p in update_.pending_added}
+            rows = [
+                {
+                    "monitor": monitor,
+                    "pred_id": p.id,
+                    "prediction": p.prediction,
+                    "event_time": p.event_time,
+                    "created_at": p.created_at or now,
+                }
+                for p in latest.values()
+            ]
+            for i in range(0, len(rows), 1000):
+                statement = self._insert(table).values(rows[i : i + 1000])
+                connection.execute(
+                    statement.on_conflict_do_update(
+                        index_elements=[table.c.monitor, table.c.pred_id],
+                        set_={
+                            "prediction": statement.excluded.prediction,
+                            "event_time": statement.excluded.event_time,
+                            "created_at": statement.excluded.created_at,
+                        },
+                    )
+                )
+
+    def _merged_checkpoint(
+        self, connection: Connection, source: str, checkpoint: Mapping[str, Any]
+    ) -> dict[str, Any]:
+        state = schema.source_state
+        query = select(state.c.checkpoint).where(state.c.source == source)
+        if self.dialect == "postgresql":
+            query = query.with_for_update()
+        stored = connection.execute(query).scalar()
+        merged = dict(stored or {})
+        for key, value in checkpoint.items():
+            old = merged.get(key)
+            if isinstance(old, int) and isinstance(value, int) and not isinstance(value, bool):
+                merged[key] = max(old, value)
+            else:
+                merged[key] = value
+        return merged
 
     def _apply_source(
         self, connection: Connection, update_: ProgressUpdate, source: str, now: datetime
@@ -646,9 +755,12 @@ class Store:
                     )
                 )
         state = schema.source_state
+        checkpoint = None if update_.checkpoint is None else dict(update_.checkpoint)
+        if checkpoint is not None and update_.merge_checkpoint:
+            checkpoint = self._merged_checkpoint(connection, source, checkpoint)
         statement = self._insert(state).values(
             source=source,
-            checkpoint=None if update_.checkpoint is None else dict(update_.checkpoint),
+            checkpoint=checkpoint,
             rows_total=update_.rows_added,
             dead_letters_total=len(letters),
             updated_at=now,
@@ -1024,6 +1136,80 @@ class Store:
                 select(func.count()).where(table.c.monitor == monitor, table.c.window_key == window_key)
             ).scalar()
         return bool(found)
+
+    # ---------------------------------------------------------------- label join
+
+    @_store_errors
+    def find_pending(self, monitor: str, ids: Sequence[str]) -> dict[str, PendingPrediction]:
+        """The pending predictions of ``monitor`` among ``ids`` (id -> prediction)."""
+        table = pending_predictions
+        out: dict[str, PendingPrediction] = {}
+        unique = list(dict.fromkeys(ids))
+        with self._read() as connection:
+            for i in range(0, len(unique), 1000):
+                rows = connection.execute(
+                    select(table).where(table.c.monitor == monitor, table.c.pred_id.in_(unique[i : i + 1000]))
+                )
+                for row in rows:
+                    out[row.pred_id] = PendingPrediction(
+                        id=row.pred_id,
+                        prediction=row.prediction,
+                        event_time=row.event_time,
+                        created_at=row.created_at,
+                    )
+        return out
+
+    @_store_errors
+    def count_pending(self, monitor: str) -> int:
+        """Number of predictions of ``monitor`` waiting for a label."""
+        table = pending_predictions
+        with self._read() as connection:
+            return int(connection.execute(select(func.count()).where(table.c.monitor == monitor)).scalar() or 0)
+
+    @_store_errors
+    def expire_pending(self, monitor: str, cutoff: datetime) -> int:
+        """Delete the pending predictions of ``monitor`` created before ``cutoff``; return how many."""
+        table = pending_predictions
+        with self._write() as connection:
+            result = connection.execute(
+                delete(table).where(table.c.monitor == monitor, table.c.created_at < cutoff)
+            )
+            return int(result.rowcount or 0)
+
+    @_store_errors
+    def trim_pending(self, monitor: str, max_pending: int) -> int:
+        """Keep the newest ``max_pending`` pending predictions of ``monitor``; return how many went."""
+        if max_pending < 0:
+            raise ValueError(f"max_pending must be >= 0, got {max_pending!r}")
+        table = pending_predictions
+        with self._write() as connection:
+            total = int(connection.execute(select(func.count()).where(table.c.monitor == monitor)).scalar() or 0)
+            excess = total - max_pending
+            if excess <= 0:
+                return 0
+            oldest = (
+                select(table.c.pred_id)
+                .where(table.c.monitor == monitor)
+                .order_by(table.c.created_at, table.c.pred_id)
+                .limit(excess)
+            )
+            ids = list(connection.execute(oldest).scalars())
+            for i in range(0, len(ids), 1000):
+                connection.execute(
+                    delete(table).where(table.c.monitor == monitor, table.c.pred_id.in_(ids[i : i + 1000]))
+                )
+            return len(ids)
+
+    @_store_errors
+    def evaluated_keys(self, monitor: str) -> tuple[str, ...]:
+        """Event-time window keys of ``monitor`` marked evaluated (scale-out), sorted."""
+        table = schema.evaluated_windows
+        with self._read() as connection:
+            return tuple(
+                connection.execute(
+                    select(table.c.window_key).where(table.c.monitor == monitor).order_by(table.c.window_key)
+                ).scalars()
+            )
 
     # ---------------------------------------------------------------- housekeeping
 

@@ -62,8 +62,18 @@ def _create_initial_schema(connection: Connection) -> None:
     metadata.create_all(connection, checkfirst=True)
 
 
+def _create_pending_predictions(connection: Connection) -> None:
+    # The table is defined by monitor.store (imported before any migration runs).
+    table = metadata.tables.get("pending_predictions")
+    if table is None:
+        importlib.import_module("monitor.store")
+        table = metadata.tables["pending_predictions"]
+    table.create(connection, checkfirst=True)
+
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(version=1, description="initial schema", apply=_create_initial_schema),
+    Migration(version=2, description="pending predictions (label join)", apply=_create_pending_predictions),
 )
 
 
