@@ -265,17 +265,11 @@ def test_rows_without_event_time_are_malformed_in_time_replay(base: Path) -> Non
 # --------------------------------------------------------------------------- known gaps (see the report)
 
 
-@pytest.mark.xfail(
-    strict=True, reason="cli.py: an unwritable -o path raises a traceback (exit 1), not exit 2"
-)
 def test_profile_output_that_cannot_be_written(base: Path) -> None:
     (base / "outdir").mkdir(exist_ok=True)
     assert_error(*run(["profile", str(base / "train.csv"), "-o", str(base / "outdir")]), "outdir")
 
 
-@pytest.mark.xfail(
-    strict=True, reason="profile.py: profile_from_dict does not validate edges, so the error lacks the file"
-)
 def test_profile_with_unsorted_edges_names_the_file(base: Path) -> None:
     doc = json.loads((base / "profile.json").read_text())
     age = next(c for c in doc["columns"] if c["name"] == "age")
@@ -288,9 +282,6 @@ def test_profile_with_unsorted_edges_names_the_file(base: Path) -> None:
     )
 
 
-@pytest.mark.xfail(
-    strict=True, reason="profile.py: an unknown column role is accepted and the column silently unmonitored"
-)
 def test_profile_with_unknown_role_is_rejected(base: Path) -> None:
     doc = json.loads((base / "profile.json").read_text())
     doc["columns"][0]["role"] = "boss"
