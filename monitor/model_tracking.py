@@ -179,8 +179,8 @@ class ModelTracker:
     profile:
         The training profile (target, prediction, task and reference performance).
     concept_method:
-        A streaming detector name (``"adwin"``, ``"hddm_a"``, ...), or ``None``/``"none"`` for the
-        calm default combination of :func:`detectors.concept.default_detectors`.
+        A streaming detector name (``"adwin"``, ``"hddm_a"``, ...); ``None`` or ``"default"`` for the
+        calm combination of :func:`detectors.concept.default_detectors`; ``"none"`` turns it off.
     tolerance:
         Acceptable absolute degradation of the primary metric before performance is flagged.
     """
@@ -202,12 +202,12 @@ class ModelTracker:
         self._labelled_since_verdict = 0
         self.estimator = load_estimator(profile) if self.enabled else None
         self.concept: ConceptDriftMonitor | None = None
-        if self.enabled:
+        if self.enabled and concept_method != "none":
             scale = None
             if profile.task == "regression":
                 mae = profile.reference_performance.get("mae")
                 scale = mae if mae is not None and math.isfinite(mae) and mae > 0 else 1.0
-            detectors = None if concept_method in (None, "none", "default") else [concept_method]
+            detectors = None if concept_method in (None, "default") else [concept_method]
             try:
                 self.concept = ConceptDriftMonitor(
                     task=profile.task,  # type: ignore[arg-type]
