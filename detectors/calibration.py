@@ -8,14 +8,18 @@ healthy window crosses it with a chosen probability.
 
 How (:func:`calibrate_thresholds`):
 
-1. Each row of the training columns is turned once into its profile bin (numeric, by
-   ``searchsorted`` on the profile's edges) or level code (categorical), exactly as a
-   :class:`~detectors.sketch.WindowSketch` would count it.
-2. A bootstrap window is ``window_rows`` row numbers drawn with replacement from the
-   training rows (``numpy.random.default_rng(seed)``), shared by all columns so missing
-   values and correlations stay as they were. Its per-column bin counts come from one
-   ``numpy.bincount`` over the drawn rows, and min, max, mean and std from the drawn values,
-   all vectorised over many windows at once; no profile is rebuilt per window.
+1. Each training column is turned once into its *cells*: the share of rows in each profile
+   bin (numeric, by ``searchsorted`` on the profile's edges) or level slot (categorical), plus
+   the missing share, exactly as a :class:`~detectors.sketch.WindowSketch` would count them.
+2. A bootstrap window is ``window_rows`` rows drawn with replacement from the training rows.
+   One column's counts in such a window are multinomial with the cell shares, so they are
+   drawn directly (``numpy.random.Generator.multinomial``, vectorised over all draws): the
+   cost does not depend on the window size and no profile is rebuilt per window. Numeric
+   windows also need their minimum and maximum (they close the outer bins of
+   ``wasserstein``); these are drawn exactly given the counts, from the training values of
+   the lowest and highest non-empty bins. Columns are calibrated one at a time (the budget
+   handles "any column", see :mod:`monitor.calibration`), so correlations between columns
+   need not be kept.
 3. The reference side is resampled too (a multinomial draw of the training size from the
    profile's own bin shares), because in production both sides are samples: the profile of
    one training set against one window. With a large training set this changes little.
@@ -50,6 +54,7 @@ is large; see ``docs/calibration.md``.
 from __future__ import annotations
 
 import math
+import zlib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from types import MappingProxyType
@@ -70,7 +75,6 @@ NULL_QUANTILE_LEVELS: tuple[float, ...] = (0.5, 0.9, 0.95, 0.99)
 DRAWS_PER_TAIL_EVENT = 10
 #: Quantile of the bootstrap statistics above which the tail is fitted when extrapolating.
 TAIL_START_QUANTILE = 0.8
-_MAX_CELLS_PER_CHUNK = 2_000_000
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -205,71 +209,136 @@ def planned_test(
     return default_drift_test(col.type, col.n, n_cur, n_levels=n_levels)
 
 
-def _row_bins(col: ColumnProfile, raw: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
-    """Per row: the profile bin / level code (``-1`` when missing) and, numeric, the value."""
-    if col.type == "numeric":
-        vals = parse_numeric(raw).values
-        bins = np.full(vals.size, -1, dtype=np.int64)
-        ok = ~np.isnan(vals)
-        bins[ok] = np.searchsorted(np.asarray(col.edges, dtype=np.float64), vals[ok], side="right")
-        return bins, vals
-    codes = encode_levels(col.levels, normalize_levels(raw)).codes.astype(np.int64)
-    return codes, None
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ColumnCells:
+    """One training column as a bootstrap population: cell shares and, numeric, values per bin.
+
+    ``shares[0]`` is the share of missing rows, ``shares[1 + b]`` the share of profile bin or
+    level slot ``b``. Numeric columns also keep their finite values sorted (so each bin's
+    values are a contiguous slice from ``starts[b]``, ``sizes[b]`` long) and each bin's mean
+    and (population) variance.
+    """
+
+    shares: np.ndarray
+    sorted_values: np.ndarray | None = None
+    starts: np.ndarray | None = None
+    sizes: np.ndarray | None = None
+    bin_means: np.ndarray | None = None
+    bin_variances: np.ndarray | None = None
+
+
+def column_cells(col: ColumnProfile, raw: np.ndarray) -> ColumnCells:
+    """Turn a training column into :class:`ColumnCells` with the profile's bins or levels."""
+    n_bins = len(col.counts)
+    n_rows = int(np.asarray(raw).shape[0])
+    if n_rows == 0:
+        raise ValueError(f"column {col.name!r} has no training rows")
+    if col.type == "categorical":
+        codes = encode_levels(col.levels, normalize_levels(raw)).codes.astype(np.int64)
+        cells = np.bincount(codes + 1, minlength=n_bins + 1)
+        return ColumnCells(shares=cells / n_rows)
+    vals = parse_numeric(raw).values
+    finite = np.sort(vals[~np.isnan(vals)])
+    bins = np.searchsorted(np.asarray(col.edges, dtype=np.float64), finite, side="right")
+    sizes = np.bincount(bins, minlength=n_bins)
+    starts = np.concatenate(([0], np.cumsum(sizes)[:-1]))
+    sums = np.bincount(bins, weights=finite, minlength=n_bins)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        means = np.where(sizes > 0, sums / np.maximum(sizes, 1), 0.0)
+        centred = finite - means[bins]
+        variances = np.bincount(bins, weights=centred * centred, minlength=n_bins) / np.maximum(sizes, 1)
+    shares = np.concatenate(([n_rows - finite.size], sizes)) / n_rows
+    return ColumnCells(
+        shares=shares,
+        sorted_values=finite,
+        starts=starts,
+        sizes=sizes,
+        bin_means=means,
+        bin_variances=variances,
+    )
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class _Prepared:
     col: ColumnProfile
     test: DriftTest
-    bins: np.ndarray
-    values: np.ndarray | None
+    cells: ColumnCells
     reference: ColumnSummary
-    n_bins: int
+
+
+def _extreme_values(
+    cells: ColumnCells, counts: np.ndarray, rng: np.random.Generator
+) -> tuple[np.ndarray, np.ndarray]:
+    """Minimum and maximum of each bootstrap window, drawn given its bin counts.
+
+    Given the counts, a window's values in bin ``b`` are ``c_b`` draws with replacement from
+    the training values in that bin, so its maximum is in the highest non-empty bin, at sorted
+    position ``ceil(m_b * U ** (1 / c_b))`` (``P(max <= k-th) = (k / m_b) ** c_b``), and its
+    minimum likewise in the lowest one. Exact, whatever the window size.
+    """
+    assert cells.sorted_values is not None and cells.starts is not None and cells.sizes is not None
+    draws, n_bins = counts.shape
+    nonempty = counts > 0
+    rows = np.arange(draws)
+    hi_bin = n_bins - 1 - np.argmax(nonempty[:, ::-1], axis=1)
+    lo_bin = np.argmax(nonempty, axis=1)
+    hi_c, lo_c = counts[rows, hi_bin], counts[rows, lo_bin]
+    hi_m, lo_m = cells.sizes[hi_bin], cells.sizes[lo_bin]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        hi_k = np.ceil(hi_m * rng.random(draws) ** (1.0 / np.maximum(hi_c, 1))).astype(np.int64)
+        lo_k = np.floor(lo_m * (1.0 - rng.random(draws) ** (1.0 / np.maximum(lo_c, 1)))).astype(np.int64)
+    hi_k = np.clip(hi_k, 1, np.maximum(hi_m, 1)) - 1
+    lo_k = np.clip(lo_k, 0, np.maximum(lo_m - 1, 0))
+    top = cells.sorted_values.size - 1
+    return (
+        cells.sorted_values[np.minimum(cells.starts[lo_bin] + lo_k, top)],
+        cells.sorted_values[np.minimum(cells.starts[hi_bin] + hi_k, top)],
+    )
 
 
 def _window_summaries(
-    prep: _Prepared, idx: np.ndarray, reference_counts: np.ndarray | None
+    prep: _Prepared, window_rows: int, draws: int, rng: np.random.Generator, *, reference_noise: bool
 ) -> list[tuple[ColumnSummary, ColumnSummary]]:
-    """Reference and current summaries of each bootstrap window (rows of ``idx``)."""
-    chunk = idx.shape[0]
-    b = prep.bins[idx]
-    valid = b >= 0
-    offsets = (np.arange(chunk, dtype=np.int64) * prep.n_bins)[:, None]
-    flat = (b + offsets)[valid]
-    counts = np.bincount(flat, minlength=chunk * prep.n_bins).reshape(chunk, prep.n_bins)
+    """Reference and current summaries of ``draws`` bootstrap windows of one column.
+
+    The cell counts of a window of ``window_rows`` rows drawn with replacement are multinomial
+    with the training cell shares, so they are drawn directly: the cost does not depend on
+    the window size. Extremes are drawn exactly given the counts (:func:`_extreme_values`);
+    mean and std from the counts and each bin's training mean and variance (they only matter
+    for the ``wasserstein`` scale when the reference std is zero).
+    """
+    col, cells = prep.col, prep.cells
+    full = rng.multinomial(window_rows, cells.shares, size=draws)
+    counts = full[:, 1:]
     n = counts.sum(axis=1)
-    col = prep.col
-    if prep.values is not None:
+    ref_counts = None
+    if reference_noise and prep.reference.n > 0:
+        base = np.asarray(prep.reference.counts, dtype=np.float64)
+        ref_counts = rng.multinomial(prep.reference.n, base / base.sum(), size=draws)
+    numeric = cells.sorted_values is not None and cells.sorted_values.size > 0
+    if numeric:
+        assert cells.bin_means is not None and cells.bin_variances is not None
+        lo, hi = _extreme_values(cells, counts, rng)
         shift = col.mean if math.isfinite(col.mean) else 0.0
-        v = prep.values[idx]
-        d = np.where(valid, v - shift, 0.0)
-        s1 = d.sum(axis=1)
-        s2 = np.einsum("ij,ij->i", d, d)
-        lo = np.where(valid, v, np.inf).min(axis=1)
-        hi = np.where(valid, v, -np.inf).max(axis=1)
+        centred = cells.bin_means - shift
         with np.errstate(invalid="ignore", divide="ignore"):
-            m = s1 / n
-            var = np.maximum(s2 / n - m * m, 0.0) * n / (n - 1)
+            m = counts @ centred / n
+            second = counts @ (cells.bin_variances + centred * centred) / n
+            var = np.maximum(second - m * m, 0.0) * n / (n - 1)
         mean = shift + m
         std = np.where(n >= 2, np.sqrt(var), np.nan)
-    out: list[tuple[ColumnSummary, ColumnSummary]] = []
     edges = col.edges if col.type == "numeric" else None
     empty = np.empty(0, dtype=np.float64 if col.type == "numeric" else object)
-    for i in range(chunk):
+    out: list[tuple[ColumnSummary, ColumnSummary]] = []
+    for i in range(draws):
         cur_counts, cur_edges = drift_bins(counts[i], edges)
         ni = int(n[i])
         cur = ColumnSummary(kind=col.type, counts=cur_counts, edges=cur_edges, sample=empty, n=ni)
-        if prep.values is not None and ni > 0:
+        if numeric and ni > 0:
             cur = replace(
-                cur,
-                minimum=float(lo[i]),
-                maximum=float(hi[i]),
-                mean=float(mean[i]),
-                std=float(std[i]),
+                cur, minimum=float(lo[i]), maximum=float(hi[i]), mean=float(mean[i]), std=float(std[i])
             )
-        ref = prep.reference
-        if reference_counts is not None:
-            ref = replace(ref, counts=reference_counts[i])
+        ref = prep.reference if ref_counts is None else replace(prep.reference, counts=ref_counts[i])
         out.append((ref, cur))
     return out
 
@@ -428,14 +497,11 @@ def calibrate_thresholds(
             raise ValueError(
                 f"cannot calibrate {test.name!r} on column {name!r}: only count-based distances are bootstrapped"
             )
-        bins, values = _row_bins(col, np.asarray(columns[name]))
         prepared[name] = _Prepared(
             col=col,
             test=test,
-            bins=bins,
-            values=values,
+            cells=column_cells(col, np.asarray(columns[name])),
             reference=profile.reference_summary(name),
-            n_bins=len(col.counts),
         )
 
     n_draws = 0
@@ -443,7 +509,7 @@ def calibrate_thresholds(
     if prepared:
         smallest = min(probs[n] for n in prepared)
         n_draws = draws or min(max(math.ceil(DRAWS_PER_TAIL_EVENT / smallest), min_draws), max_draws)
-        statistics = _bootstrap(prepared, n_rows, window_rows, n_draws, seed, reference_noise)
+        statistics = _bootstrap(prepared, window_rows, n_draws, seed, reference_noise)
         for name, prep in prepared.items():
             s = statistics[name]
             s = s[np.isfinite(s)]
@@ -490,29 +556,24 @@ def calibrate_thresholds(
 
 def _bootstrap(
     prepared: Mapping[str, _Prepared],
-    n_rows: int,
     window_rows: int,
     n_draws: int,
     seed: int,
     reference_noise: bool,
 ) -> dict[str, np.ndarray]:
-    """Statistic of every bootstrap window for every prepared column (NaN when undefined)."""
-    rng = np.random.default_rng(seed)
-    out = {name: np.full(n_draws, np.nan) for name in prepared}
-    chunk = max(1, min(n_draws, _MAX_CELLS_PER_CHUNK // window_rows))
-    done = 0
-    while done < n_draws:
-        size = min(chunk, n_draws - done)
-        idx = rng.integers(0, n_rows, size=(size, window_rows))
-        for name, prep in prepared.items():
-            ref_counts = None
-            if reference_noise and prep.reference.n > 0:
-                base = np.asarray(prep.reference.counts, dtype=np.float64)
-                ref_counts = rng.multinomial(prep.reference.n, base / base.sum(), size=size)
-            for i, (ref, cur) in enumerate(_window_summaries(prep, idx, ref_counts)):
-                if cur.n == 0:
-                    continue
-                r = prep.test(ref, cur)
-                out[name][done + i] = r.statistic
-        done += size
+    """Statistic of every bootstrap window for every prepared column (NaN when undefined).
+
+    Each column gets its own generator, seeded with ``seed`` and the CRC-32 of its name, so a
+    column's thresholds do not depend on which other columns are calibrated with it.
+    """
+    out: dict[str, np.ndarray] = {}
+    for name, prep in prepared.items():
+        rng = np.random.default_rng([seed, zlib.crc32(name.encode("utf-8"))])
+        stats_ = np.full(n_draws, np.nan)
+        for i, (ref, cur) in enumerate(
+            _window_summaries(prep, window_rows, n_draws, rng, reference_noise=reference_noise)
+        ):
+            if cur.n > 0:
+                stats_[i] = prep.test(ref, cur).statistic
+        out[name] = stats_
     return out

@@ -13,10 +13,11 @@ from scipy import stats
 
 from detectors.calibration import (
     CalibrationResult,
+    _extreme_values,
     _Prepared,
-    _row_bins,
     _window_summaries,
     calibrate_thresholds,
+    column_cells,
     planned_test,
     threshold_from_null,
 )
@@ -73,6 +74,13 @@ def binomial_bound(n: int, p: float, *, level: float = 1e-3) -> int:
     return int(stats.binom.isf(level, n, p))
 
 
+#: The calibration is right on average over training sets; given one training sample a
+#: column's realised rate varies around the target (0.4x-1.9x measured over six training
+#: sets, see docs/calibration.md), so single columns are held to twice the target and the
+#: pooled count to the target itself.
+ONE_TRAINING_SET_SLACK = 2.0
+
+
 def test_healthy_stream_false_alarm_rate_within_target(
     training: tuple[Profile, dict[str, np.ndarray]],
 ) -> None:
@@ -84,9 +92,11 @@ def test_healthy_stream_false_alarm_rate_within_target(
     windows = 250
     alarms = healthy_alarms(profile, result, windows, 2000, seed=99)
     for name, count in alarms.items():
-        assert count <= binomial_bound(windows, target), (name, count)
+        assert count <= binomial_bound(windows, ONE_TRAINING_SET_SLACK * target), (name, count)
+    pooled = sum(alarms.values())
+    assert pooled <= binomial_bound(len(alarms) * windows, target)
     # and the budget is used, not wasted on a needlessly high threshold
-    assert sum(alarms.values()) >= 3
+    assert pooled >= stats.binom.ppf(1e-3, len(alarms) * windows, target / 2)
 
 
 def test_extrapolated_tail_keeps_rare_false_alarms_rare(
@@ -122,8 +132,8 @@ def test_extrapolated_thresholds_on_a_long_healthy_stream(
     windows = 1500
     alarms = healthy_alarms(profile, result, windows, 1500, seed=7)
     for name, count in alarms.items():
-        assert count <= binomial_bound(windows, target), (name, count)
-    assert sum(alarms.values()) <= len(alarms) * windows * target
+        assert count <= binomial_bound(windows, ONE_TRAINING_SET_SLACK * target), (name, count)
+    assert sum(alarms.values()) <= binomial_bound(len(alarms) * windows, target)
 
 
 def test_shifted_stream_is_still_detected(training: tuple[Profile, dict[str, np.ndarray]]) -> None:
@@ -186,35 +196,81 @@ def test_empirical_quantile_when_draws_resolve_it() -> None:
     assert threshold == pytest.approx(np.quantile(s, 0.95))
 
 
-def test_bootstrap_window_summaries_match_the_window_sketch(
-    training: tuple[Profile, dict[str, np.ndarray]],
+def _row_bootstrap_statistics(
+    profile: Profile, cols: dict[str, np.ndarray], name: str, method: str, rows: int, draws: int
+) -> np.ndarray:
+    """The oracle: rows drawn by index, summarised by a real WindowSketch, fixed reference."""
+    rng = np.random.default_rng(123)
+    n = len(cols[name])
+    return np.array(
+        [
+            window_statistic(profile, name, method, {name: cols[name][rng.integers(0, n, rows)]})
+            for _ in range(draws)
+        ]
+    )
+
+
+@pytest.mark.parametrize("name", ["x", "skewed", "city"])
+def test_multinomial_windows_match_row_bootstrap_through_the_sketch(
+    training: tuple[Profile, dict[str, np.ndarray]], name: str
 ) -> None:
     profile, cols = training
-    rng = np.random.default_rng(8)
-    idx = rng.integers(0, 40_000, size=(3, 1200))
-    for name in ("x", "skewed", "city"):
-        col = profile.column(name)
-        bins, values = _row_bins(col, cols[name])
-        prep = _Prepared(
-            col=col,
-            test=get_drift_test("jensenshannon"),
-            bins=bins,
-            values=values,
-            reference=profile.reference_summary(name),
-            n_bins=len(col.counts),
-        )
-        summaries = _window_summaries(prep, idx, None)
-        for i, (ref, cur) in enumerate(summaries):
-            sketch = profile.new_sketch()
-            sketch.update({k: v[idx[i]] for k, v in cols.items()})
-            expected = current_summary(sketch, col)
-            assert ref is prep.reference
-            assert cur.n == expected.n
-            np.testing.assert_array_equal(cur.counts, expected.counts)
-            if col.type == "numeric":
-                assert (cur.minimum, cur.maximum) == (expected.minimum, expected.maximum)
-                assert cur.mean == pytest.approx(expected.mean, rel=1e-9)
-                assert cur.std == pytest.approx(expected.std, rel=1e-9)
+    method = planned_test(profile, name, 1500).name
+    prep = _Prepared(
+        col=profile.column(name),
+        test=get_drift_test(method),
+        cells=column_cells(profile.column(name), cols[name]),
+        reference=profile.reference_summary(name),
+    )
+    ours = np.array(
+        [
+            prep.test(ref, cur).statistic
+            for ref, cur in _window_summaries(
+                prep, 1500, 300, np.random.default_rng(9), reference_noise=False
+            )
+        ]
+    )
+    oracle = _row_bootstrap_statistics(profile, cols, name, method, 1500, 300)
+    assert stats.ks_2samp(ours, oracle).pvalue > 1e-3
+    assert np.median(ours) == pytest.approx(np.median(oracle), rel=0.1)
+
+
+def test_window_counts_and_extremes_are_consistent(training: tuple[Profile, dict[str, np.ndarray]]) -> None:
+    profile, cols = training
+    col = profile.column("skewed")
+    cells = column_cells(col, cols["skewed"])
+    assert cells.shares[0] == pytest.approx(col.missing / col.rows)
+    prep = _Prepared(
+        col=col,
+        test=get_drift_test("wasserstein"),
+        cells=cells,
+        reference=profile.reference_summary("skewed"),
+    )
+    finite = np.sort(cols["skewed"][~np.isnan(cols["skewed"])])
+    for _, cur in _window_summaries(prep, 700, 50, np.random.default_rng(2), reference_noise=False):
+        assert 0 < cur.n <= 700
+        assert cur.minimum in finite and cur.maximum in finite
+        # the extremes lie in the lowest and highest non-empty bins of the (merged) counts
+        inner = np.asarray(cur.edges)
+        nonempty = np.flatnonzero(cur.counts)
+        assert np.searchsorted(inner, cur.minimum, side="right") == nonempty[0]
+        assert np.searchsorted(inner, cur.maximum, side="right") == nonempty[-1]
+
+
+def test_extreme_values_follow_the_order_statistic_law() -> None:
+    # one bin of values 1..10; a window with c values in it has P(max <= k) = (k / 10) ** c
+    col = build_profile({"v": np.arange(1.0, 11.0)}, created_at="t", bins=2).column("v")
+    cells = column_cells(col, np.arange(1.0, 11.0))
+    c = 3
+    counts = np.zeros((20_000, len(col.counts)), dtype=np.int64)
+    busiest = int(np.argmax(cells.sizes))
+    counts[:, busiest] = c
+    values = np.arange(1.0, 11.0)[cells.starts[busiest] : cells.starts[busiest] + cells.sizes[busiest]]
+    lo, hi = _extreme_values(cells, counts, np.random.default_rng(0))
+    m = values.size
+    for k in range(1, m + 1):
+        assert np.mean(hi <= values[k - 1]) == pytest.approx((k / m) ** c, abs=0.015)
+        assert np.mean(lo >= values[k - 1]) == pytest.approx(((m - k + 1) / m) ** c, abs=0.015)
 
 
 def test_small_windows_get_p_value_levels(training: tuple[Profile, dict[str, np.ndarray]]) -> None:
