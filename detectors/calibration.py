@@ -1,8 +1,8 @@
 """Calibrated drift thresholds: the null distribution of each test's statistic, by bootstrap.
 
 A fixed distance threshold (``wasserstein`` 0.1, ``jensenshannon`` 0.1) means different
-things on different columns and window sizes: a skewed column with 2,000-row windows may
-exceed 0.1 every day by chance alone, a smooth one never. Calibration asks instead: *how
+things on different columns and window sizes: a lumpy or skewed column in small windows
+crosses it by chance far more often than a smooth column in large ones. Calibration asks instead: *how
 large is this column's statistic when nothing has changed?* and puts the threshold where a
 healthy window crosses it with a chosen probability.
 
@@ -43,7 +43,8 @@ squared statistic undershot ``wasserstein`` by a factor of 3. The result records
 empirical quantile the draws do resolve.
 
 p-value tests (``ks``, ``chi2``, ``z``, ...) need no bootstrap: their p-value already has a
-known null distribution (uniform), so the threshold is the alarm probability itself
+known null distribution (uniform, or conservative for tied or discrete data), so the
+threshold is the alarm probability itself
 (``basis="p_value_level"``).
 
 Limits: the bootstrap treats training rows as exchangeable (no seasonality, no time order,
