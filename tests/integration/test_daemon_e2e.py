@@ -3,6 +3,7 @@ command line's answers to bad configuration (exit 2, one line naming the key or 
 
 from __future__ import annotations
 
+import logging
 import re
 import shutil
 import time
@@ -10,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from monitor.cli import main as cli_main
 from tests.fixtures_daemon import REPO, get, run_cli, start_daemon, wait_for, write_config, write_profile
 
 CONTRACT_KEYS = {
@@ -51,6 +53,7 @@ def _demo_copy(tmp: Path) -> Path:
     return config
 
 
+@pytest.mark.slow
 def test_demo_daemon_end_to_end(tmp_path: Path) -> None:
     config = _demo_copy(tmp_path)
     daemon = start_daemon(config, tmp_path / "daemon.log")
@@ -110,6 +113,8 @@ def test_demo_daemon_end_to_end(tmp_path: Path) -> None:
 
 
 # ---- configuration errors through the CLI --------------------------------------------------------
+# One real subprocess (the exit status of ``python -m monitor``); the others call the same CLI entry
+# point in-process, which is much faster (each subprocess pays the imports).
 
 
 def _one_error_line(stderr: str) -> str:
@@ -119,14 +124,37 @@ def _one_error_line(stderr: str) -> str:
     return lines[0]
 
 
-def test_run_with_a_bad_key_exits_2_naming_the_key_path(tmp_path: Path) -> None:
-    profile = write_profile(tmp_path)
-    stream = tmp_path / "stream.csv"
-    shutil.copy(tmp_path / "train.csv", stream)
-    config = write_config(tmp_path, stream=stream, profile=profile, window='{ rows = "many" }')
+def _run_in_process(config: Path, capsys: pytest.CaptureFixture[str]) -> tuple[int, str]:
+    root = logging.getLogger()
+    handlers, level = list(root.handlers), root.level
+    capsys.readouterr()
+    try:
+        code = cli_main(["run", "--config", str(config)])
+    finally:  # `run` installs the daemon's log handler on the root logger: take it off again
+        root.handlers[:] = handlers
+        root.setLevel(level)
+    return code, capsys.readouterr().err
+
+
+def test_run_with_a_missing_profile_exits_2(tmp_path: Path) -> None:
+    config = write_config(tmp_path, stream=tmp_path / "stream.csv", profile=tmp_path / "nope.json")
+    (tmp_path / "stream.csv").write_text("a\n1\n")
     proc = run_cli(["run", "--config", str(config)], cwd=tmp_path)
     assert proc.returncode == 2
     line = _one_error_line(proc.stderr)
+    assert "monitors[0].profile" in line and "nope.json" in line
+
+
+def test_run_with_a_bad_key_exits_2_naming_the_key_path(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    profile = write_profile(tmp_path)
+    config = write_config(
+        tmp_path, stream=tmp_path / "train.csv", profile=profile, window='{ rows = "many" }'
+    )
+    code, err = _run_in_process(config, capsys)
+    assert code == 2
+    line = _one_error_line(err)
     assert "monitors[0].window.rows" in line and "config.toml" in line
 
 
@@ -136,38 +164,36 @@ def test_run_with_a_bad_key_exits_2_naming_the_key_path(tmp_path: Path) -> None:
         ("port = 0", "port = 70000", "http.port"),
         ('at_end = "idle"', 'at_end = "later"', "sources.s.at_end"),
         ('shutdown_grace = "10s"', 'shutdown_grace = "ten"', "service.shutdown_grace"),
+        ('kind = "file"', 'kind = "ftp"', "sources.s.kind"),
     ],
 )
-def test_run_with_bad_values_exits_2(tmp_path: Path, key: str, bad: str, path: str) -> None:
+def test_run_with_bad_values_exits_2(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], key: str, bad: str, path: str
+) -> None:
     profile = write_profile(tmp_path)
     config = write_config(tmp_path, stream=tmp_path / "train.csv", profile=profile)
     text = config.read_text()
     assert key in text
-    config.write_text(text.replace(key, bad))
-    proc = run_cli(["run", "--config", str(config)], cwd=tmp_path)
-    assert proc.returncode == 2
-    assert path in _one_error_line(proc.stderr)
+    config.write_text(text.replace(key, bad, 1))
+    code, err = _run_in_process(config, capsys)
+    assert code == 2
+    assert path in _one_error_line(err)
 
 
-def test_run_with_a_missing_profile_exits_2(tmp_path: Path) -> None:
-    config = write_config(tmp_path, stream=tmp_path / "stream.csv", profile=tmp_path / "nope.json")
-    (tmp_path / "stream.csv").write_text("a\n1\n")
-    proc = run_cli(["run", "--config", str(config)], cwd=tmp_path)
-    assert proc.returncode == 2
-    line = _one_error_line(proc.stderr)
-    assert "profile" in line and "nope.json" in line
-
-
-def test_run_with_a_truncated_profile_exits_2(tmp_path: Path) -> None:
+def test_run_with_a_truncated_profile_exits_2(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """Exit 2 naming the profile, no traceback. The profile is only read at service start, after
+    logging is configured, so startup log lines come before the error line (not a single line)."""
     profile = write_profile(tmp_path)
     profile.write_text(profile.read_text()[:200])
     config = write_config(tmp_path, stream=tmp_path / "train.csv", profile=profile)
-    proc = run_cli(["run", "--config", str(config)], cwd=tmp_path)
-    assert proc.returncode == 2
-    assert "profile.json" in _one_error_line(proc.stderr)
+    code, err = _run_in_process(config, capsys)
+    assert code == 2
+    assert "Traceback" not in err
+    last = [ln for ln in err.splitlines() if ln.strip()][-1]
+    assert last.startswith("driftwarden: error:") and "profile.json" in last
 
 
-def test_run_with_a_missing_config_file_exits_2(tmp_path: Path) -> None:
-    proc = run_cli(["run", "--config", str(tmp_path / "absent.toml")], cwd=tmp_path)
-    assert proc.returncode == 2
-    assert "absent.toml" in _one_error_line(proc.stderr)
+def test_run_with_a_missing_config_file_exits_2(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    code, err = _run_in_process(tmp_path / "absent.toml", capsys)
+    assert code == 2
+    assert "absent.toml" in _one_error_line(err)
