@@ -182,7 +182,8 @@ class TimeWindows:
             raise ValueError("event_times and row_numbers differ in length")
         n = int(event_times.size)
         if n == 0:
-            self._count_malformed(len(malformed_positions))
+            prev = -math.inf if self.watermark is None else self.watermark
+            self._count_malformed(np.full(len(malformed_positions), prev))
             return []
         d, lag = self.duration_s, self.lateness_s
         prev = -math.inf if self.watermark is None else self.watermark
@@ -209,7 +210,12 @@ class TimeWindows:
                     event_times=event_times[sel],
                     extra_columns=extra_columns,
                 )
-        self._count_malformed(len(malformed_positions))
+        if malformed_positions:
+            # the watermark when each malformed row arrived: the running maximum of the rows before it
+            before = np.searchsorted(
+                row_numbers, np.asarray(malformed_positions, dtype=np.int64), side="left"
+            )
+            self._count_malformed(running[before])
         self.watermark = float(wm_after[-1])
         late_rows = np.flatnonzero(late)
         out: list[ClosedWindow] = []
@@ -244,16 +250,25 @@ class TimeWindows:
             nxt = nxt + self.duration_s
         return out
 
-    def _count_malformed(self, count: int) -> None:
-        """Malformed rows have no event time: count them in the latest open window, or in the next
-        window to close when none is open (never drop them)."""
-        if count <= 0:
+    def _count_malformed(self, watermarks: np.ndarray) -> None:
+        """Count malformed rows (no event time) given the watermark when each arrived.
+
+        Each is counted in the window holding that watermark (the newest event so far), so the
+        counts do not depend on how the stream is chunked; before any event, or when that window
+        was already closed by :meth:`advance`, in the next window to close. Never dropped.
+        """
+        if watermarks.size == 0:
             return
-        target = self._latest_open()
-        if target is not None:
-            target.malformed_rows += count
-        else:
-            self.pending_malformed += count
+        known = np.isfinite(watermarks)
+        self.pending_malformed += int((~known).sum())
+        if known.any():
+            starts, counts = np.unique(self._start_of(watermarks[known]), return_counts=True)
+            for start, count in zip(starts.tolist(), counts.tolist(), strict=True):
+                sketch = self.open.get(float(start))
+                if sketch is not None:
+                    sketch.malformed_rows += int(count)
+                else:
+                    self.pending_malformed += int(count)
 
     def _latest_open(self) -> WindowSketch | None:
         if not self.open:
@@ -291,8 +306,14 @@ class TimeWindows:
         return ClosedWindow(info=info, sketch=sketch)
 
     def flush(self) -> list[ClosedWindow]:
-        """Close every open window in order (end of a finite stream)."""
+        """Close every open window in order (end of a finite stream).
+
+        Late or malformed rows still pending when no window is open go to one more (empty) window
+        after the last closed one; with no event time in the whole stream there is no window at all.
+        """
         if not self.open:
+            if (self.pending_late or self.pending_malformed) and self.closed_until is not None:
+                return [self._emit(self.closed_until, self._new())]
             return []
         last = max(self.open)
         out = [
