@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 from typing import Any
 
 import numpy as np
@@ -110,8 +111,9 @@ def test_row_windows_reject_bad_size() -> None:
 def run_times(
     times: np.ndarray, cuts: list[int], duration: float, lateness: float, *, restore_at: int | None = None
 ) -> list[ClosedWindow]:
+    """Stream ``times`` (NaN: a malformed row without event time) through time windows in chunks."""
     w = TimeWindows(new_sketch, duration, lateness_s=lateness)
-    rows = np.arange(times.size, dtype=np.int64)
+    positions = np.arange(times.size, dtype=np.int64)
     out: list[ClosedWindow] = []
     bounds = sorted({0, *cuts, times.size})
     for lo, hi in zip(bounds, bounds[1:], strict=False):
@@ -119,7 +121,10 @@ def run_times(
             state = json.loads(json.dumps(w.state()))
             w = TimeWindows(new_sketch, duration, lateness_s=lateness)
             w.restore(state)
-        out += w.add({"x": times[lo:hi]}, rows[lo:hi], event_times=times[lo:hi])
+        ok = np.isfinite(times[lo:hi])
+        t, rows = times[lo:hi][ok], positions[lo:hi][ok]
+        malformed = tuple(positions[lo:hi][~ok].tolist())
+        out += w.add({"x": t}, rows, event_times=t, malformed_positions=malformed)
     return out + w.flush()
 
 
@@ -154,7 +159,9 @@ def test_time_window_row_within_lateness_is_not_late() -> None:
     assert got == [(0.0, 2, 0), (10.0, 2, 0)]
 
 
-event_times = st.lists(st.integers(min_value=0, max_value=120), min_size=1, max_size=60)
+event_times = st.lists(
+    st.one_of(st.integers(min_value=0, max_value=120), st.just(math.nan)), min_size=1, max_size=60
+)
 
 
 @settings(max_examples=200, deadline=None)
@@ -163,14 +170,16 @@ event_times = st.lists(st.integers(min_value=0, max_value=120), min_size=1, max_
     st.lists(st.integers(min_value=0, max_value=60), max_size=5),
     st.sampled_from([0.0, 5.0, 25.0]),
 )
-def test_time_windows_do_not_depend_on_chunking(times: list[int], cuts: list[int], lateness: float) -> None:
+def test_time_windows_do_not_depend_on_chunking(times: list[float], cuts: list[int], lateness: float) -> None:
     t = np.asarray(times, dtype=np.float64)
     cuts = [c for c in cuts if c < t.size]
     whole = summary(run_times(t, [], 10.0, lateness))
     assert summary(run_times(t, cuts, 10.0, lateness)) == whole
     assert summary(run_times(t, list(range(t.size)), 10.0, lateness)) == whole
-    # every row is either in a window or counted late exactly once
-    assert sum(w[5] + w[6] for w in whole) == t.size
+    # every row is either in a window or counted late exactly once; every malformed row once
+    assert sum(w[5] + w[6] for w in whole) == int(np.isfinite(t).sum())
+    if np.isfinite(t).any():  # with no event time at all there is no window to count them in
+        assert sum(w[7] for w in whole) == int(np.isnan(t).sum())
     # indices consecutive from 0, windows contiguous in time
     assert [w[0] for w in whole] == list(range(len(whole)))
     assert all(a[4] == b[3] for a, b in zip(whole, whole[1:], strict=False))
@@ -178,7 +187,7 @@ def test_time_windows_do_not_depend_on_chunking(times: list[int], cuts: list[int
 
 @settings(max_examples=100, deadline=None)
 @given(event_times, st.integers(min_value=1, max_value=59), st.sampled_from([0.0, 5.0]))
-def test_time_windows_restore_mid_stream(times: list[int], cut: int, lateness: float) -> None:
+def test_time_windows_restore_mid_stream(times: list[float], cut: int, lateness: float) -> None:
     t = np.asarray(times, dtype=np.float64)
     cut = min(cut, t.size - 1) if t.size > 1 else 0
     expected = summary(run_times(t, [cut], 10.0, lateness))
@@ -231,3 +240,22 @@ def test_time_windows_never_drop_malformed_rows() -> None:
         (0.0, 1, 3),
         (10.0, 1, 1),
     ]
+
+
+def test_flush_keeps_counts_pending_after_advance_closed_everything() -> None:
+    w = TimeWindows(new_sketch, 10.0)
+    w.add({"x": np.array([1.0])}, np.array([0]), event_times=np.array([5.0]))
+    assert [c.info.start for c in w.advance(25.0)] == [0.0, 10.0]
+    assert (
+        w.add({"x": np.empty(0)}, np.empty(0, np.int64), event_times=np.empty(0), malformed_positions=(1,))
+        == []
+    )
+    assert w.add({"x": np.array([2.0])}, np.array([2]), event_times=np.array([3.0])) == []  # late
+    (last,) = w.flush()
+    assert (last.info.start, last.sketch.rows, last.sketch.malformed_rows, last.sketch.late_rows) == (
+        20.0,
+        0,
+        1,
+        1,
+    )
+    assert w.flush() == []
