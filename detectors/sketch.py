@@ -359,7 +359,7 @@ class WindowSketch:
 
     def update(
         self,
-        columns: Mapping[str, np.ndarray],
+        columns: Mapping[str, np.ndarray | FactorizedLevels],
         *,
         first_row: int | None = None,
         row_numbers: np.ndarray | None = None,
@@ -369,12 +369,13 @@ class WindowSketch:
     ) -> None:
         """Add a chunk of rows given column-wise.
 
-        ``columns`` maps names to equal-length arrays; a spec column that is absent is counted
+        ``columns`` maps names to equal-length arrays (categorical ones may be given as
+        :class:`~detectors.values.FactorizedLevels`); a spec column that is absent is counted
         as not present (``missing_column`` when absent from the whole window). Row numbers come
         from ``row_numbers`` or consecutive from ``first_row``. ``extra_columns`` counts fields
         that are not in the profile (name -> rows), for ``unexpected_column``.
         """
-        lengths = {int(np.asarray(v).shape[0]) for v in columns.values()}
+        lengths = {v.size if isinstance(v, FactorizedLevels) else int(np.asarray(v).shape[0]) for v in columns.values()}
         if n_rows is None:
             if len(lengths) > 1:
                 raise ValueError(f"columns have different lengths: {sorted(lengths)}")
@@ -395,11 +396,11 @@ class WindowSketch:
                 continue
             if spec.kind == "categorical":
                 # Factorize once: the accumulator, the row hashes and the sample share the codes.
-                factorized = factorize_levels(np.asarray(raw))
+                factorized = raw if isinstance(raw, FactorizedLevels) else factorize_levels(np.asarray(raw))
                 acc.update(factorized)
                 parsed[spec.name] = factorized
             else:
-                parsed[spec.name] = acc.update(np.asarray(raw))
+                parsed[spec.name] = acc.update(raw if isinstance(raw, FactorizedLevels) else np.asarray(raw))
         for name in columns:
             if name not in self.known_columns:
                 self.unexpected_columns[name] = self.unexpected_columns.get(name, 0) + n_rows
