@@ -270,11 +270,6 @@ class TimeWindows:
                 else:
                     self.pending_malformed += int(count)
 
-    def _latest_open(self) -> WindowSketch | None:
-        if not self.open:
-            return None
-        return self.open[max(self.open)]
-
     def advance(self, now_s: float) -> list[ClosedWindow]:
         """Close windows whose end plus lateness is at or before the wall-clock time ``now_s``,
         including empty ones, so a silent source still produces windows (freshness)."""
