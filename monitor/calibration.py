@@ -26,15 +26,17 @@ The budget, step by step (``docs/calibration.md`` says the same in plain words):
 from __future__ import annotations
 
 import logging
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any
 
 import numpy as np
 
 from detectors.calibration import CalibrationResult, calibrate_thresholds, planned_test
 from detectors.profile import Profile
-from monitor.durations import parse_duration, parse_rate
+from monitor.durations import format_duration, parse_duration, parse_rate
 
 logger = logging.getLogger(__name__)
 
@@ -149,6 +151,7 @@ def calibrate_profile(
     seed: int = 0,
     methods: Mapping[str, str] | None = None,
     max_draws: int = 1000,
+    rows_per_second: float | None = None,
 ) -> Profile:
     """A copy of ``profile`` with thresholds calibrated for a healthy false-alarm rate.
 
@@ -166,6 +169,9 @@ def calibrate_profile(
         Drift test per column as configured in ``detectors.methods`` (default: the default policy).
     max_draws:
         Most bootstrap windows to draw.
+    rows_per_second:
+        Traffic rate of a row-count window; when given, a window closes every
+        ``window_rows / rows_per_second`` seconds and ``window_every`` is ignored.
 
     Returns
     -------
@@ -174,6 +180,10 @@ def calibrate_profile(
         existing entries kept) and ``extras["calibration"]`` describing the budget and the
         per-column null distributions.
     """
+    if rows_per_second is not None:
+        if not (math.isfinite(rows_per_second) and rows_per_second > 0):
+            raise ValueError(f"rows per second must be a positive number, got {rows_per_second!r}")
+        window_every = format_duration(timedelta(seconds=window_rows / rows_per_second))
     budget = alarm_budget(profile, expected_false_alarms=expected_false_alarms, window_every=window_every)
     names = tuple(c.name for c in profile.columns if c.name in columns)
     probs = column_probabilities(profile, budget, window_rows=window_rows, names=names, methods=methods)

@@ -147,6 +147,17 @@ def test_mismatched_window_size_is_reported(training: tuple[Profile, dict[str, n
     assert message is not None and "1500 rows" in message and "--window-rows 6000" in message
 
 
+def test_rows_per_second_sets_the_cadence(training: tuple[Profile, dict[str, np.ndarray]]) -> None:
+    profile, cols = training
+    # 3000 rows at 5 rows/s: a window every 10 minutes, 1008 a week
+    out = calibrate_profile(profile, cols, window_rows=3000, rows_per_second=5.0, max_draws=200)
+    cal = out.extras["calibration"]
+    assert cal["window_every"] == "10m"
+    assert cal["windows_per_week"] == pytest.approx(1008.0)
+    with pytest.raises(ValueError, match="rows per second must be a positive number, got 0.0"):
+        calibrate_profile(profile, cols, window_rows=3000, rows_per_second=0.0)
+
+
 def _healthy_dataset_alarms(profile: Profile, windows: int, rows: int, seed: int) -> int:
     flagged = 0
     for i in range(windows):
