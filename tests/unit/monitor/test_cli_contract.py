@@ -396,3 +396,21 @@ def test_replay_output_does_not_depend_on_the_read_chunk_size(
         late = sum(i["value"] for d in docs for i in d["quality"]["issues"] if i["check"] == "late_rows")
         assert late > 0
         assert sum(d["rows"] for d in docs) + late == 2996
+
+
+def test_same_rows_give_the_same_json_in_every_file_format(files: dict[str, Path], tmp_path: Path) -> None:
+    frame = synthetic_frame(3000, seed=1)
+    frame.loc[:9, "income"] = np.nan
+    frame.to_csv(tmp_path / "h.csv", index=False)
+    frame.to_parquet(tmp_path / "h.parquet")
+    frame.to_json(tmp_path / "h.jsonl", orient="records", lines=True)
+    outputs = {}
+    for ext in ("csv", "parquet", "jsonl"):
+        code, out, err = run(
+            ["check", "--profile", str(files["profile"]), str(tmp_path / f"h.{ext}"), "--format", "json"]
+        )
+        assert (code, err) == (0, "")
+        outputs[ext] = out
+    assert outputs["csv"] == outputs["parquet"] == outputs["jsonl"]
+    doc = strict_json(outputs["csv"])
+    assert doc["drift_detected"] is False and doc["quality"]["issues"] == []
