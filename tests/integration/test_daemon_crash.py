@@ -30,21 +30,21 @@ from tests.fixtures_daemon import (
     write_profile,
 )
 
-ROWS = 200_000
+ROWS = 120_000
 WINDOW_ROWS = 7000
-PACED_ROWS_PER_SECOND = 40_000
+PACED_ROWS_PER_SECOND = 20_000
 
 
 def _row_stream(tmp: Path) -> Path:
     path = tmp / "stream.csv"
-    drifting_stream(ROWS, drift_from=120_000).to_csv(path, index=False)
+    drifting_stream(ROWS, drift_from=80_000).to_csv(path, index=False)
     return path
 
 
 def _time_stream(tmp: Path) -> Path:
     """Rows one second apart, some late: 4% up to 8 minutes (within the 10-minute lateness),
     1% 1-2 hours (beyond it); every 5000th row has an unparseable time (a dead letter)."""
-    frame = drifting_stream(ROWS, drift_from=120_000)
+    frame = drifting_stream(ROWS, drift_from=80_000)
     rng = np.random.default_rng(7)
     u = rng.uniform(size=ROWS)
     delay = np.where(u < 0.04, rng.uniform(0, 480, ROWS), 0.0)
@@ -73,7 +73,7 @@ def _run_with_kills(config: Path, db: Path, log: Path, *, kills: int, seed: int)
     for _ in range(kills):
         before = stored_window_count(db)
         daemon = start_daemon(config, log)
-        target = before + rnd.randint(1, 5)
+        target = before + rnd.randint(1, 4)
         wait_for(
             lambda d=daemon, t=target: stored_window_count(db) >= t or d.proc.poll() is not None,
             timeout_s=60,
