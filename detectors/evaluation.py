@@ -49,6 +49,7 @@ class EvaluationSettings:
     disabled_checks: frozenset[str] = frozenset()
     small_sample_rows: int = 1000
     multivariate: tuple[str, ...] = ()
+    p_value_threshold: float | None = None  # from a false-alarm budget; explicit thresholds win
 
     def __post_init__(self) -> None:
         if self.drift_rule not in ("any", "share"):
@@ -100,6 +101,8 @@ def choose_test(
     threshold = settings.thresholds.get(col.name, settings.thresholds.get("*"))
     if threshold is None and calibrated is not None and str(calibrated.get("method")) == test.name:
         threshold = float(calibrated["threshold"])
+    if threshold is None and settings.p_value_threshold is not None and test.decision == "p_value_below":
+        threshold = settings.p_value_threshold
     return test, float(test.default_threshold if threshold is None else threshold)
 
 

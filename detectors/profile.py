@@ -405,9 +405,9 @@ def build_profile(
         if ctype not in COLUMN_TYPES:
             raise ValueError(f"unknown column type {ctype!r}")
         types[name] = ctype
-        role: Role = "target" if name == target else "prediction" if name == prediction else "feature"
+        col_role: Role = "target" if name == target else "prediction" if name == prediction else "feature"
         if ctype in ("datetime", "text"):
-            if role != "feature":
+            if col_role != "feature":
                 ctype = "categorical"
                 types[name] = ctype
             else:
@@ -417,7 +417,7 @@ def build_profile(
                     else "text or id-like column (too many distinct values): not monitored for drift"
                 )
                 continue
-        roles[name] = role
+        roles[name] = col_role
         if ctype == "numeric":
             vals = parse_numeric(raw).values
             edges = numeric_edges(vals, bins=bins, seed=seed)

@@ -10,8 +10,16 @@ from detectors.quality import QualityThresholds
 from monitor.config import DetectorsConfig
 
 
-def evaluation_settings(cfg: DetectorsConfig | None) -> EvaluationSettings:
-    """Evaluation settings for a monitor's ``detectors`` table (defaults when ``None``)."""
+def evaluation_settings(
+    cfg: DetectorsConfig | None, *, window_seconds: float | None = None, n_columns: int = 1
+) -> EvaluationSettings:
+    """Evaluation settings for a monitor's ``detectors`` table (defaults when ``None``).
+
+    ``expected_false_alarms`` (a rate) becomes, for time windows of ``window_seconds``, the
+    per-window alarm probability ``rate * window_seconds``, split over ``n_columns`` (Bonferroni):
+    the level of the p-value tests. Distance thresholds need the training data to be calibrated:
+    ``driftwarden profile --calibrate --expected-false-alarms ...`` records them in the profile.
+    """
     if cfg is None:
         return EvaluationSettings()
     q = QualityThresholds()
@@ -31,7 +39,12 @@ def evaluation_settings(cfg: DetectorsConfig | None) -> EvaluationSettings:
         changes["volume_tolerance"] = qc.volume_tolerance
     if changes:
         q = replace(q, **changes)
+    p_threshold = None
+    if cfg.expected_false_alarms is not None and window_seconds:
+        per_window = min(cfg.expected_false_alarms * window_seconds, 0.5)
+        p_threshold = max(per_window / max(n_columns, 1), 1e-12)
     return EvaluationSettings(
+        p_value_threshold=p_threshold,
         methods=MappingProxyType(dict(cfg.methods)),
         thresholds=MappingProxyType({k: float(v) for k, v in cfg.thresholds.items()}),
         drift_rule=cfg.drift_rule,
