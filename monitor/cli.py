@@ -339,6 +339,11 @@ def cmd_replay(args: argparse.Namespace, out: TextIO) -> int:
         if args.window_rows <= 0:
             raise UsageError(f"--window-rows must be a positive integer, got {args.window_rows}")
         window = WindowSpec(rows=args.window_rows)
+        from monitor.calibration import calibration_mismatch
+
+        note = calibration_mismatch(profile, window_rows=args.window_rows)
+        if note:
+            print(f"driftwarden: warning: {note}", file=sys.stderr)
     else:
         try:
             duration = parse_duration(args.window_time).total_seconds()
