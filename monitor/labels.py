@@ -132,7 +132,20 @@ class _PairSample:
         self.seen = int(state.get("seen", 0))
 
 
-class JoinedTracker(ModelTracker):
+class RestorableTracker(ModelTracker):
+    """A :class:`ModelTracker` whose concept detectors survive a restart.
+
+    ``ModelTracker.restore`` calls ``ConceptDriftMonitor.restore``, which does not exist; this
+    rebuilds the detector from its snapshot instead (remove once model_tracking is fixed).
+    """
+
+    def restore(self, state: Mapping[str, Any]) -> None:
+        if self.concept is not None and state.get("concept"):
+            self.concept = ConceptDriftMonitor.from_state(ConceptMonitorState.from_dict(state["concept"]))
+            self._labelled_since_verdict = int(state.get("labelled_since_verdict", 0))
+
+
+class JoinedTracker(RestorableTracker):
     """A :class:`ModelTracker` whose labels come from a second source, joined by id.
 
     The concept detectors see the joined pairs in label-arrival order; a window's performance is
@@ -187,11 +200,7 @@ class JoinedTracker(ModelTracker):
         return out
 
     def restore(self, state: Mapping[str, Any]) -> None:
-        # ModelTracker.restore calls ConceptDriftMonitor.restore, which does not exist (reported);
-        # the detector is rebuilt from its snapshot instead.
-        if self.concept is not None and state.get("concept"):
-            self.concept = ConceptDriftMonitor.from_state(ConceptMonitorState.from_dict(state["concept"]))
-            self._labelled_since_verdict = int(state.get("labelled_since_verdict", 0))
+        super().restore(state)
         self.pairs.restore(state.get("joined_pairs", {}))
 
 

@@ -20,9 +20,10 @@ from detectors.profile import Profile
 from detectors.result import WindowResult
 from detectors.sketch import WindowSketch
 from monitor.config import MonitorConfig, RowWindow, TimeWindow
-from monitor.labels import JoinedTracker, LabelJoin, decode_prediction
+from monitor.labels import JoinedTracker, LabelJoin, RestorableTracker, decode_prediction
 from monitor.pipeline import MonitorPipeline, WindowSpec
 from monitor.report import to_json
+from monitor.scaleout import ReplicaWindows
 from monitor.settings import evaluation_settings
 from monitor.store import PendingPrediction, ProgressUpdate, Store, WindowRecord
 
@@ -64,16 +65,24 @@ class MonitorRuntime:
         self.pipeline = MonitorPipeline(
             profile,
             window_spec(cfg),
-            settings=evaluation_settings(cfg.detectors),
+            settings=evaluation_settings(
+                cfg.detectors,
+                window_seconds=cfg.window.duration.total_seconds()
+                if isinstance(cfg.window, TimeWindow)
+                else None,
+                n_columns=len(profile.columns),
+            ),
             expected_rows=cfg.expected_rows_per_window,
             freshness_s=cfg.freshness.total_seconds() if cfg.freshness else None,
             concept_method=cfg.detectors.concept,
         )
         self.labels: LabelJoin | None = None
+        self.pipeline.tracker = RestorableTracker(profile, concept_method=cfg.detectors.concept)
         if cfg.labels is not None:
             self.labels = LabelJoin(cfg.name, cfg.labels, profile)
             if self.labels.enabled:
                 self.pipeline.tracker = JoinedTracker(profile, concept_method=cfg.detectors.concept)
+        self.replica: ReplicaWindows | None = None  # set by the service for replicas > 1
         self.next_row = 0
         self.last_data_at: float | None = None
         self.stale_reported = False
@@ -269,6 +278,21 @@ class SourceWorker(threading.Thread):
                 m.next_row += n
                 m.last_data_at = now
                 m.stale_reported = False
+                if m.replica is not None:
+                    if batch.positions is not None and len(batch.positions) == n:
+                        positions = np.asarray(batch.positions, dtype=np.int64)
+                    else:
+                        positions = rows
+                    for pos in m.replica.feed(columns, positions):
+                        self._pending_dead.append(
+                            DeadLetter(
+                                source=self.source.name,
+                                position=f"position={int(pos)}",
+                                reason="missing_field",
+                                detail=f"no usable event time in field {m.replica.timestamp!r}",
+                            )
+                        )
+                    continue
                 if m.labels is not None:
                     adds = self._pending_add.setdefault(m.name, {})
                     for p in m.labels.predictions(columns, n):
@@ -403,6 +427,8 @@ class SourceWorker(threading.Thread):
 
     def _flush_monitors(self) -> None:
         for m in self.monitors:
+            if m.replica is not None:
+                continue  # scale-out windows close on the evaluator, never at one replica's end
             with m.lock:
                 self._collect(m, m.pipeline.flush(), 0.0)
         self._dirty = True
@@ -418,6 +444,8 @@ class SourceWorker(threading.Thread):
     def _tick(self, now_s: float) -> bool:
         closed = False
         for m in self.monitors:
+            if m.replica is not None:
+                continue
             with m.lock:
                 results = m.pipeline.tick(now_s)
                 if results:
@@ -427,12 +455,16 @@ class SourceWorker(threading.Thread):
             self._dirty = True
         return closed
 
-    def commit(self) -> None:
-        """Write pending progress in one transaction, then commit the position upstream."""
-        with self._lock:
-            self._commit()
+    def commit(self, *, upstream: bool = True) -> None:
+        """Write pending progress in one transaction, then commit the position upstream.
 
-    def _commit(self) -> None:
+        ``upstream=False`` (from a Kafka rebalance callback, where the consumer cannot block)
+        skips the upstream commit: the store's checkpoint is the truth anyway.
+        """
+        with self._lock:
+            self._commit(upstream=upstream)
+
+    def _commit(self, *, upstream: bool = True) -> None:
         if not self._dirty and not self._pending_windows:
             return
         updates: list[ProgressUpdate] = []
@@ -445,6 +477,20 @@ class SourceWorker(threading.Thread):
                 joined_ids = tuple(self._pending_joined.pop(m.name, []))
                 if m.labels is not None and m.labels.pending_estimate is not None:
                     m.labels.pending_estimate += len(added)
+                if m.replica is not None:
+                    updates.append(
+                        ProgressUpdate(
+                            monitor=m.name,
+                            source=self.source.name if i == 0 else None,
+                            checkpoint=self._checkpoint if i == 0 else None,
+                            merge_checkpoint=True,
+                            write_state=False,
+                            rows_added=self._pending_rows if i == 0 else 0,
+                            dead_letters=tuple(self._pending_dead) if i == 0 else (),
+                            partials=m.replica.partials(),
+                        )
+                    )
+                    continue
                 updates.append(
                     ProgressUpdate(
                         monitor=m.name,
@@ -486,7 +532,7 @@ class SourceWorker(threading.Thread):
         label_done = {name: progress.take() for name, progress in self._label_progress.items()}
         self._dirty = False
         self._last_commit = time.monotonic()
-        if self._checkpoint is not None:
+        if self._checkpoint is not None and upstream:
             try:
                 self.source.commit(self._checkpoint)
             except Exception as exc:

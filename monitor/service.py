@@ -25,13 +25,21 @@ from detectors.profile import Profile
 from monitor.alert_store import SqlAlertStore
 from monitor.alerting import build_alert_pipeline, build_sinks, window_evaluation
 from monitor.cli import load_profile
-from monitor.config import DriftwardenConfig, RowWindow, describe_config, load_config
+from monitor.config import DriftwardenConfig, RowWindow, TimeWindow, describe_config, load_config
 from monitor.evidently_report import write_drift_report
 from monitor.http import HttpServer, MonitorView, SourceView
 from monitor.labels import LabelMetrics
 from monitor.logging import configure_logging
 from monitor.metrics import Metrics
-from monitor.runtime import EvaluatedWindow, MonitorRuntime, RecentAlerts, SourceWorker, utc_now
+from monitor.runtime import (
+    EvaluatedWindow,
+    MonitorRuntime,
+    RecentAlerts,
+    SourceWorker,
+    utc_now,
+    window_record,
+)
+from monitor.scaleout import ReplicaWindows, WindowEvaluator, evaluated_until, replica_id
 from monitor.sources import build_source, monitors_of
 from monitor.store import ProgressUpdate, Store
 
@@ -72,6 +80,8 @@ class Service:
         self.monitors: dict[str, MonitorRuntime] = {}
         self.workers: dict[str, SourceWorker] = {}
         self.label_workers: dict[str, SourceWorker] = {}  # label source -> the worker that reads it
+        self.replica = replica_id()
+        self.evaluators: dict[str, WindowEvaluator] = {}
         self._last_label_expiry = 0.0
         self.http: HttpServer | None = None
         self.scheduler: BackgroundScheduler | None = None
@@ -107,6 +117,8 @@ class Service:
             rt = MonitorRuntime(mcfg, profile)
             rt.restore(self.store)
             self.monitors[mcfg.name] = rt
+            if mcfg.replicas > 1 and isinstance(mcfg.window, TimeWindow):
+                self._scale_out(rt, mcfg.window)
         self._replay_unalerted_windows()
         label_names = {m.labels.source for m in cfg.monitors if m.labels is not None}
         for name, scfg in cfg.sources.items():
@@ -116,8 +128,18 @@ class Service:
                     logger.info("source has no monitor, not started source=%s", name)
                 continue
             labels = sorted({m.cfg.labels.source for m in mons if m.cfg.labels is not None})
+            worker_ref: list[SourceWorker] = []
+            shared = any(m.replica is not None for m in mons)
             worker = SourceWorker(
-                build_source(scfg, cfg, environ=self.environ),
+                build_source(
+                    scfg,
+                    cfg,
+                    environ=self.environ,
+                    on_revoked=(lambda _p, ref=worker_ref: ref[0].commit(upstream=False) if ref else None)
+                    if shared
+                    else None,
+                    on_assigned=(lambda _p, n=name: self._stored_checkpoint(n)) if shared else None,
+                ),
                 mons,
                 self.store,
                 on_windows=self._on_windows,
@@ -125,6 +147,7 @@ class Service:
                 stop_on_end=getattr(scfg, "at_end", "") == "exit",
                 label_sources=[build_source(cfg.sources[ls], cfg, environ=self.environ) for ls in labels],
             )
+            worker_ref.append(worker)
             self.workers[name] = worker
             for ls in labels:
                 if ls in self.label_workers or ls in {m.source for m in cfg.monitors}:
@@ -169,6 +192,28 @@ class Service:
         self.scheduler.start()
         logger.info("startup complete monitors=%d sources=%d", len(self.monitors), len(self.workers))
 
+    def _scale_out(self, rt: MonitorRuntime, window: TimeWindow) -> None:
+        """Replicas > 1: sketch partial windows here, evaluate them while holding the lease."""
+        assert self.store is not None
+        rt.replica = ReplicaWindows(
+            rt.name, self.replica, rt.pipeline.new_sketch, window.duration.total_seconds(), window.timestamp
+        )
+        rt.replica.learn_evaluated(evaluated_until(self.store, rt.name, window.duration.total_seconds()))
+        self.evaluators[rt.name] = WindowEvaluator(
+            rt,
+            self.store,
+            self.replica,
+            lease_ttl_s=max(3.0 * self.tick_interval_s, 3.0),
+            settle_s=max(2.0 * self.tick_interval_s, 3.0),
+        )
+        logger.info("scale-out monitor=%s replica=%s replicas=%d", rt.name, self.replica, rt.cfg.replicas)
+
+    def _stored_checkpoint(self, source: str) -> Mapping[str, Any] | None:
+        """The store's checkpoint of a shared source (a partition may have moved on elsewhere)."""
+        if self.store is None:
+            return None
+        return self.store.load_source_checkpoint(source)
+
     @property
     def dashboard_url(self) -> str | None:
         if self.config.http.public_url:
@@ -210,6 +255,11 @@ class Service:
             w.join(max(deadline - time.monotonic(), 0.1))
             if w.is_alive():
                 logger.warning("source did not stop in time source=%s", w.source.name)
+        for ev in self.evaluators.values():
+            try:
+                ev.release()
+            except Exception as exc:
+                logger.warning("evaluator lease not released monitor=%s error=%s", ev.rt.name, exc)
         if self.delivery is not None:
             logger.info("shutdown: draining alert outbox")
             try:
@@ -234,11 +284,40 @@ class Service:
         for w in self.workers.values():
             if w.connected and not w.finished.is_set():
                 w.tick(now_s)
+        if self.evaluators:
+            self._evaluate_scale_out(now)
         if self.label_workers and time.monotonic() - self._last_label_expiry >= LABEL_EXPIRY_INTERVAL_S:
             self._last_label_expiry = time.monotonic()
             for w in set(self.label_workers.values()):
                 w.expire_labels(now)
         self._publish_label_counts()
+
+    def _evaluate_scale_out(self, now: datetime) -> None:
+        assert self.store is not None
+        for name, ev in self.evaluators.items():
+            rt = self.monitors[name]
+            try:
+                done = ev.run(now)
+            except Exception:
+                logger.exception("scale-out evaluation failed monitor=%s", name)
+                continue
+            if done:
+                self._on_windows(
+                    [
+                        EvaluatedWindow(
+                            monitor=name,
+                            result=result,
+                            result_json=window_record(result)[1],
+                            sketch=sketch,
+                            seconds=seconds,
+                        )
+                        for result, sketch, seconds in done
+                    ]
+                )
+            if rt.replica is not None:
+                until = evaluated_until(self.store, name, rt.replica.duration_s)
+                with rt.lock:
+                    rt.replica.learn_evaluated(until)
 
     def _publish_label_counts(self) -> None:
         for m in self.monitors.values():

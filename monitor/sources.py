@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
+from typing import Any
 
 from connectors.base import Source
 from connectors.files import FileSource
@@ -20,6 +21,7 @@ from monitor.config import (
 )
 
 RevokedCallback = Callable[..., None]
+AssignedCallback = Callable[..., Any]
 
 
 def _event_time_field(config: DriftwardenConfig, source: str) -> str | None:
@@ -45,6 +47,7 @@ def build_source(
     *,
     environ: Mapping[str, str],
     on_revoked: RevokedCallback | None = None,
+    on_assigned: AssignedCallback | None = None,
 ) -> Source:
     """A connector for one ``[sources.<name>]`` table."""
     if isinstance(cfg, FileSourceConfig):
@@ -78,7 +81,9 @@ def build_source(
             ssl_password_env=cfg.ssl_password_env,
             ssl_check_hostname=cfg.ssl_check_hostname,
         )
-        return KafkaSource(cfg.name, settings, environ=environ, on_revoked=on_revoked)
+        return KafkaSource(
+            cfg.name, settings, environ=environ, on_revoked=on_revoked, on_assigned=on_assigned
+        )
     if isinstance(cfg, SqlSourceConfig):
         ts = _event_time_field(config, cfg.name)
         settings_sql = SqlSourceSettings(

@@ -1201,15 +1201,13 @@ class Store:
             return len(ids)
 
     @_store_errors
-    def evaluated_keys(self, monitor: str) -> tuple[str, ...]:
-        """Event-time window keys of ``monitor`` marked evaluated (scale-out), sorted."""
+    def last_evaluated_key(self, monitor: str) -> str | None:
+        """The greatest event-time window key of ``monitor`` marked evaluated (scale-out), or ``None``."""
         table = schema.evaluated_windows
         with self._read() as connection:
-            return tuple(
-                connection.execute(
-                    select(table.c.window_key).where(table.c.monitor == monitor).order_by(table.c.window_key)
-                ).scalars()
-            )
+            return connection.execute(
+                select(func.max(table.c.window_key)).where(table.c.monitor == monitor)
+            ).scalar()
 
     # ---------------------------------------------------------------- housekeeping
 

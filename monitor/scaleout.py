@@ -1,0 +1,329 @@
+"""Scale-out of one event-time monitor over N replicas sharing a Kafka consumer group.
+
+Each replica sketches the rows of the partitions it owns into :class:`ReplicaWindows` and writes
+them as partial window sketches (``PartialWindow``) in its progress transaction, with the source
+checkpoint merged partition by partition. The replica that holds the lease
+``evaluator:<monitor>`` runs :class:`WindowEvaluator`: it merges every replica's partial of a
+closed window (exactly: sketches add) and commits the window once; a
+:class:`~monitor.store.DuplicateWindowError` means another replica did it first.
+
+A window ``[start, end)`` is closed when ``end + lateness`` is at or before the wall clock, or at
+or before the start of the newest window any replica has written (a watermark every replica's
+rows have passed), and that has stayed true for ``settle_s`` seconds (replicas commit every
+second or so). Rows reaching a replica for a window already evaluated are late: counted in the
+``late_rows`` of a later window. Each row's sample slot is keyed by its source position
+(``partition * 2**40 + offset``), so the merged window does not depend on which replica read which
+row; ``first_row``/``last_row`` have no meaning across replicas and are ``null``.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import os
+import socket
+import time
+import uuid
+from collections.abc import Mapping
+from datetime import datetime
+from typing import TYPE_CHECKING
+
+import numpy as np
+import orjson
+
+from detectors.inference import parse_times
+from detectors.result import WindowInfo, WindowResult
+from detectors.sketch import WindowSketch
+from monitor.store import DuplicateWindowError, PartialWindow, ProgressUpdate, Store, WindowRecord
+from monitor.windowing import ClosedWindow
+
+if TYPE_CHECKING:
+    from monitor.runtime import MonitorRuntime
+
+logger = logging.getLogger(__name__)
+
+MAX_GAP_WINDOWS = 1000
+
+
+def replica_id() -> str:
+    """A name unique to this process: host, pid and a random suffix (a restart is a new replica)."""
+    return f"{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:8]}"
+
+
+def window_key(start: float) -> str:
+    """The store key of the window starting at ``start`` (epoch seconds); sorts in time order."""
+    return f"{start:020.3f}"
+
+
+def key_start(key: str) -> float:
+    return float(key)
+
+
+class ReplicaWindows:
+    """This replica's sketches of the open event-time windows of one monitor.
+
+    Sketches are cumulative over the replica's life (a partial is upserted whole); a window is
+    dropped once the store says it was evaluated.
+    """
+
+    def __init__(
+        self,
+        monitor: str,
+        replica: str,
+        new_sketch: type[WindowSketch] | object,
+        duration_s: float,
+        timestamp: str,
+    ) -> None:
+        self.monitor = monitor
+        self.replica = replica
+        self._new = new_sketch
+        self.duration_s = float(duration_s)
+        self.timestamp = timestamp
+        self.open: dict[float, WindowSketch] = {}
+        self.saved_rows: dict[float, int] = {}
+        self.dirty: set[float] = set()
+        self.evaluated_until: float | None = None
+        self.pending_late = 0
+
+    def feed(self, columns: Mapping[str, np.ndarray], positions: np.ndarray) -> np.ndarray:
+        """Sketch a chunk of rows; returns the positions of rows without a usable event time."""
+        raw = columns.get(self.timestamp)
+        times = parse_times(raw) if raw is not None else np.full(positions.size, np.nan)
+        bad = np.isnan(times)
+        starts = np.floor(times / self.duration_s) * self.duration_s
+        ok = ~bad
+        if self.evaluated_until is not None:
+            late = ok & (starts < self.evaluated_until)
+            self.pending_late += int(late.sum())
+            ok &= ~late
+        idx = np.flatnonzero(ok)
+        for s in np.unique(starts[idx]):
+            sel = idx[starts[idx] == s]
+            sk = self.open.get(float(s))
+            if sk is None:
+                sk = self._new()  # type: ignore[operator]
+                self.open[float(s)] = sk
+            sk.update(
+                {k: v[sel] for k, v in columns.items()},
+                row_numbers=positions[sel],
+                n_rows=int(sel.size),
+                event_times=times[sel],
+            )
+            self.dirty.add(float(s))
+        return positions[bad]
+
+    def partials(self) -> tuple[PartialWindow, ...]:
+        """The partial sketches changed since the last call (to write in the progress commit)."""
+        if self.pending_late and self.open:
+            target = max(self.open)
+            self.open[target].late_rows += self.pending_late
+            self.pending_late = 0
+            self.dirty.add(target)
+        out = []
+        for s in sorted(self.dirty):
+            sk = self.open.get(s)
+            if sk is None:
+                continue
+            out.append(
+                PartialWindow(
+                    monitor=self.monitor,
+                    window_key=window_key(s),
+                    replica=self.replica,
+                    sketch=orjson.dumps(sk.to_state(), option=orjson.OPT_SERIALIZE_NUMPY),
+                    rows=sk.rows,
+                )
+            )
+            self.saved_rows[s] = sk.rows
+        self.dirty.clear()
+        return tuple(out)
+
+    def learn_evaluated(self, until: float | None) -> None:
+        """Windows starting before ``until`` were evaluated: drop them (unsaved rows become late)."""
+        if until is None or (self.evaluated_until is not None and until <= self.evaluated_until):
+            return
+        self.evaluated_until = until
+        for s in [s for s in self.open if s < until]:
+            sk = self.open.pop(s)
+            lost = sk.rows - self.saved_rows.pop(s, 0)
+            self.dirty.discard(s)
+            if lost > 0:
+                self.pending_late += lost
+                logger.warning(
+                    "rows sketched after their window was evaluated, counted late monitor=%s window=%s rows=%d",
+                    self.monitor,
+                    window_key(s),
+                    lost,
+                )
+
+
+class WindowEvaluator:
+    """Merges and evaluates closed windows of one scale-out monitor while holding its lease."""
+
+    def __init__(
+        self,
+        runtime: MonitorRuntime,
+        store: Store,
+        replica: str,
+        *,
+        lease_ttl_s: float,
+        settle_s: float,
+    ) -> None:
+        self.rt = runtime
+        self.store = store
+        self.replica = replica
+        self.lease = f"evaluator:{runtime.name}"
+        self.lease_ttl_s = lease_ttl_s
+        self.settle_s = settle_s
+        self.leading = False
+        self._due_since: dict[str, float] = {}
+        spec = runtime.pipeline.window
+        assert spec.duration_s is not None
+        self.duration_s = float(spec.duration_s)
+        self.lateness_s = float(spec.lateness_s)
+
+    def run(self, now: datetime) -> list[tuple[WindowResult, WindowSketch, float]]:
+        """One scheduler tick: take or renew the lease; evaluate due windows when holding it."""
+        held = self.store.acquire_lease(self.lease, self.replica, self.lease_ttl_s, now)
+        if held and not self.leading:
+            logger.info("evaluator lease taken monitor=%s replica=%s", self.rt.name, self.replica)
+            self._reload()
+        elif not held and self.leading:
+            logger.info("evaluator lease lost monitor=%s replica=%s", self.rt.name, self.replica)
+        self.leading = held
+        if not held:
+            self._due_since.clear()
+            return []
+        try:
+            return self._evaluate_due(now.timestamp())
+        except DuplicateWindowError as exc:
+            logger.warning(
+                "window evaluated by another replica, state reloaded monitor=%s: %s", self.rt.name, exc
+            )
+            self._reload()
+            return []
+        except Exception:
+            self._reload()  # the in-memory index may have moved on without a commit
+            raise
+
+    def release(self) -> None:
+        if self.leading:
+            self.store.release_lease(self.lease, self.replica)
+            self.leading = False
+
+    def _reload(self) -> None:
+        with self.rt.lock:
+            state = self.store.load_monitor_state(self.rt.name)
+            if state is not None and state.open_state:
+                self.rt.pipeline.restore(orjson.loads(state.open_state))
+            elif state is not None:
+                self.rt.pipeline.windows.index = state.next_window_index
+
+    def _due(self, start: float, newest_start: float, now_s: float) -> bool:
+        end = start + self.duration_s + self.lateness_s
+        return end <= newest_start or end <= now_s
+
+    def _evaluate_due(self, now_s: float) -> list[tuple[WindowResult, WindowSketch, float]]:
+        keys = self.store.pending_windows(self.rt.name)
+        if not keys:
+            return []
+        newest = max(key_start(k) for k in keys)
+        ready: list[str] = []
+        mono = time.monotonic()
+        due = []
+        for key in keys:
+            if not self._due(key_start(key), newest, now_s):
+                break
+            due.append(key)
+            self._due_since.setdefault(key, mono)
+        for key in due:  # in window order, each settled for settle_s
+            if mono - self._due_since[key] < self.settle_s:
+                break
+            ready.append(key)
+        if not ready:
+            return []
+        out: list[tuple[WindowResult, WindowSketch, float]] = []
+        records: list[WindowRecord] = []
+        evaluated: list[str] = []
+        windows = self.rt.pipeline.windows
+        with self.rt.lock:
+            late_carry = 0
+            for key in ready:
+                start = key_start(key)
+                t0 = time.perf_counter()
+                partials = self.store.load_partials(self.rt.name, key)
+                merged = self.rt.pipeline.new_sketch()
+                for p in partials:
+                    sk = self.rt.pipeline.new_sketch()
+                    sk.restore(orjson.loads(p.sketch))
+                    merged = merged.merged(sk)
+                closed_until = getattr(windows, "closed_until", None)
+                if closed_until is not None and start < closed_until:
+                    # a window already passed (evaluated as an empty gap): its rows are late
+                    late_carry += merged.rows + merged.late_rows
+                    evaluated.append(key)
+                    continue
+                gap = closed_until
+                n_gaps = 0
+                while gap is not None and gap < start and n_gaps < MAX_GAP_WINDOWS:
+                    result, sk = self._evaluate(gap, self.rt.pipeline.new_sketch())
+                    out.append((result, sk, 0.0))
+                    evaluated.append(window_key(gap))
+                    gap += self.duration_s
+                    n_gaps += 1
+                merged.late_rows += late_carry
+                late_carry = 0
+                result, sk = self._evaluate(start, merged)
+                out.append((result, sk, time.perf_counter() - t0))
+                evaluated.append(key)
+            if late_carry:
+                logger.warning("late partial windows dropped monitor=%s rows=%d", self.rt.name, late_carry)
+            from monitor.runtime import window_record
+
+            for result, _, _ in out:
+                records.append(window_record(result)[0])
+            state = self.rt.state_bytes()
+            next_index = self.rt.next_window_index
+        self.store.commit_progress(
+            ProgressUpdate(
+                monitor=self.rt.name,
+                open_state=state,
+                next_row=self.rt.next_row,
+                next_window_index=next_index,
+                windows=tuple(records),
+                evaluated_keys=tuple(dict.fromkeys(evaluated)),
+            )
+        )
+        for key in ready:
+            self._due_since.pop(key, None)
+        return out
+
+    def _evaluate(self, start: float, sketch: WindowSketch) -> tuple[WindowResult, WindowSketch]:
+        windows = self.rt.pipeline.windows
+        sketch.first_row = None
+        sketch.last_row = None
+        info = WindowInfo(
+            index=windows.index, first_row=None, last_row=None, start=start, end=start + self.duration_s
+        )
+        windows.index += 1
+        windows.closed_until = start + self.duration_s  # type: ignore[union-attr]
+        # Concept drift: the window's labelled sample rows, in position-hash order (there is no
+        # global arrival order across replicas).
+        target, prediction = self.rt.profile.target, self.rt.profile.prediction
+        values = sketch.sample.ordered().values
+        if target is not None and prediction is not None and target in values and prediction in values:
+            n = int(values[target].shape[0])
+            self.rt.pipeline.tracker.observe(
+                {target: values[target], prediction: values[prediction]}, np.arange(n, dtype=np.int64)
+            )
+        # MonitorPipeline's own evaluation (volume history, performance, concept) of a closed window.
+        result, sk = self.rt.pipeline._evaluate(ClosedWindow(info=info, sketch=sketch))
+        return result, sk
+
+
+def evaluated_until(store: Store, monitor: str, duration_s: float) -> float | None:
+    """End of the newest evaluated window of a scale-out monitor, ``None`` before the first."""
+    key = store.last_evaluated_key(monitor)
+    if key is None:
+        return None
+    newest = key_start(key)
+    return newest + duration_s if math.isfinite(newest) else None
