@@ -251,3 +251,20 @@ def test_issues_by_column(profile: Profile) -> None:
     sk.malformed_rows = 1
     grouped = issues_by_column(check_quality(profile, sk))
     assert set(grouped) == {"", "extra"}
+
+
+def test_training_data_checked_against_its_own_profile_is_clean() -> None:
+    rng = np.random.default_rng(9)
+    cols = {
+        **columns(3000, 9),
+        "n": np.where(rng.random(3000) < 0.1, np.nan, rng.normal(size=3000)),
+        "k": rng.choice(np.array(["p", "q", None], dtype=object), 3000),
+    }
+    profile = build_profile(cols, created_at="t", target="y")
+    sk = profile.new_sketch()
+    for lo in range(0, 3000, 700):
+        sk.update({k: v[lo : lo + 700] for k, v in cols.items()}, first_row=lo)
+    result = evaluate_window(profile, sk)
+    assert result.quality == ()
+    assert not result.drift_detected
+    assert not any(f.drift_detected for f in result.features.values())
