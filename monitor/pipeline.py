@@ -288,6 +288,8 @@ class MonitorPipeline:
             sk = self.new_sketch()
             sk.restore(w["sketch"])
             self.windows.sketch = sk
+            if sk.last_row is not None:  # a partial window flushed right after a restart ends there
+                self.windows.add_position_gap(int(sk.last_row))
         else:
             if w.get("kind") != "time":
                 raise ValueError("stored window state is not of time windows")
