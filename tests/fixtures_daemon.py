@@ -62,27 +62,16 @@ def drifting_stream(n: int, *, drift_from: int, seed: int = 1, shift: float = 15
     return pd.concat([head, tail], ignore_index=True)
 
 
-def write_profile(tmp: Path, *, train_rows: int = 5000, seed: int = 0) -> Path:
-    """Write a training CSV and its profile with ``driftwarden profile``; returns the profile path."""
+def write_profile(tmp: Path, *, train_rows: int = 5000, seed: int = 0, labels: bool = True) -> Path:
+    """Write a training CSV and its profile with ``driftwarden profile``; returns the profile path.
+
+    With ``labels=False`` the profile has no target and prediction (``y`` and ``pred`` are
+    excluded), so no performance or concept detectors run."""
     train = tmp / "train.csv"
     model_frame(train_rows, seed=seed).to_csv(train, index=False)
     out = tmp / "profile.json"
-    code = cli_main(
-        [
-            "profile",
-            str(train),
-            "-o",
-            str(out),
-            "--target",
-            "y",
-            "--prediction",
-            "pred",
-            "--id",
-            "id",
-            "--timestamp",
-            "ts",
-        ]
-    )
+    roles = ["--target", "y", "--prediction", "pred"] if labels else ["--exclude", "y,pred"]
+    code = cli_main(["profile", str(train), "-o", str(out), *roles, "--id", "id", "--timestamp", "ts"])
     assert code == 0, "driftwarden profile failed"
     return out
 
