@@ -22,10 +22,13 @@ def rfc3339(epoch_s: float | None) -> str | None:
     """Epoch seconds as RFC 3339 UTC with a ``Z`` suffix (``None`` stays ``None``)."""
     if epoch_s is None or not math.isfinite(epoch_s):
         return None
-    dt = datetime.fromtimestamp(epoch_s, tz=UTC)
-    if dt.microsecond:
-        return dt.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
-    return dt.strftime("%Y-%m-%dT%H:%M:%SZ")
+    try:
+        dt = datetime.fromtimestamp(epoch_s, tz=UTC)
+    except (ValueError, OverflowError, OSError):  # outside years 1..9999: not an RFC 3339 time
+        return None
+    # %Y does not zero-pad years before 1000 on every platform; RFC 3339 needs four digits
+    text = f"{dt.year:04d}-{dt.month:02d}-{dt.day:02d}T{dt.hour:02d}:{dt.minute:02d}:{dt.second:02d}"
+    return f"{text}.{dt.microsecond:06d}Z" if dt.microsecond else f"{text}Z"
 
 
 def _column(c: ColumnDrift) -> dict[str, Any]:
