@@ -129,6 +129,10 @@ def test_window_member_only_for_windows() -> None:
         (1767225600.5, "2026-01-01T00:00:00.500000Z"),
         (None, None),
         (math.nan, None),
+        (-1.5, "1969-12-31T23:59:58.500000Z"),
+        (-6e10, "0068-09-03T13:20:00Z"),  # four-digit years
+        (253402300800.0, None),  # year 10000: no RFC 3339 form, and never an exception
+        (-1e13, None),
     ],
 )
 def test_rfc3339(epoch: float | None, text: str | None) -> None:
