@@ -25,8 +25,9 @@ from detectors.values import (
     FactorizedLevels,
     encode_levels,
     factorize_levels,
-    hash_rows,
+    fold_row_hashes,
     mix_row_numbers,
+    new_row_hashes,
     parse_numeric,
 )
 
@@ -385,22 +386,46 @@ class WindowSketch:
         if row_numbers is None:
             start = self.rows if first_row is None else first_row
             row_numbers = np.arange(start, start + n_rows, dtype=np.int64)
-        parsed: dict[str, np.ndarray | FactorizedLevels] = {}
+        # Rows of the sample are chosen first (RowSample.offer would pick the same ones: keys
+        # are distinct), and row hashes are folded column by column, so that each column's
+        # parsed values can be dropped as soon as it is summarised: memory stays at a few
+        # columns whatever the chunk's width.
+        keys: np.ndarray | None = None
+        rows: np.ndarray | None = None
+        if self.sample.size > 0:
+            keys = mix_row_numbers(row_numbers, self.seed)
+            if keys.size > self.sample.size:
+                rows = np.argpartition(keys, self.sample.size - 1)[: self.sample.size]
+                keys = keys[rows]
+        spec_names = [s.name for s in self.specs]
+        hash_order = [c for c in self.hash_columns if c in self.columns]
+        hashed = set(hash_order)
+        in_spec_order = hash_order == [n for n in spec_names if n in hashed]
+        hashes = new_row_hashes(n_rows) if hash_order else None
+        held: dict[str, np.ndarray | FactorizedLevels] = {}  # only when hashing needs another order
+        picked: dict[str, np.ndarray] = {}
         for spec in self.specs:
             raw = columns.get(spec.name)
             acc = self.columns[spec.name]
+            value: np.ndarray | FactorizedLevels
             if raw is None:
-                parsed[spec.name] = (
-                    np.full(n_rows, np.nan) if spec.kind == "numeric" else np.full(n_rows, None, dtype=object)
-                )
-                continue
-            if spec.kind == "categorical":
+                value = np.full(n_rows, np.nan) if spec.kind == "numeric" else np.full(n_rows, None, dtype=object)
+            elif spec.kind == "categorical":
                 # Factorize once: the accumulator, the row hashes and the sample share the codes.
-                factorized = raw if isinstance(raw, FactorizedLevels) else factorize_levels(np.asarray(raw))
-                acc.update(factorized)
-                parsed[spec.name] = factorized
+                value = raw if isinstance(raw, FactorizedLevels) else factorize_levels(np.asarray(raw))
+                acc.update(value)
             else:
-                parsed[spec.name] = acc.update(raw if isinstance(raw, FactorizedLevels) else np.asarray(raw))
+                value = acc.update(raw if isinstance(raw, FactorizedLevels) else np.asarray(raw))
+            if keys is not None:
+                if isinstance(value, FactorizedLevels):
+                    picked[spec.name] = value.values(rows)
+                else:
+                    picked[spec.name] = value if rows is None else value[rows]
+            if hashes is not None and spec.name in hashed:
+                if in_spec_order:
+                    fold_row_hashes(hashes, value)
+                else:
+                    held[spec.name] = value
         for name in columns:
             if name not in self.known_columns:
                 self.unexpected_columns[name] = self.unexpected_columns.get(name, 0) + n_rows
@@ -415,22 +440,12 @@ class WindowSketch:
             ok = event_times[np.isfinite(event_times)]
             if ok.size:
                 self._see_times(float(ok.min()), float(ok.max()))
-        if self.sample.size > 0:
-            keys = mix_row_numbers(row_numbers, self.seed)
-            rows: np.ndarray | None = None
-            if keys.size > self.sample.size:
-                # The same pre-selection RowSample.offer makes (keys are distinct, so the chosen
-                # rows do not depend on it), done here so that only those rows are materialised.
-                rows = np.argpartition(keys, self.sample.size - 1)[: self.sample.size]
-                keys = keys[rows]
-            picked = {
-                name: v.values(rows) if isinstance(v, FactorizedLevels) else v if rows is None else v[rows]
-                for name, v in parsed.items()
-            }
+        if keys is not None:
             self.sample.offer(keys, picked)
-        hash_cols = [parsed[c] for c in self.hash_columns if c in parsed]
-        if hash_cols:
-            hashes = hash_rows(hash_cols, n_rows)
+        if hashes is not None:
+            if not in_spec_order:
+                for name in hash_order:
+                    fold_row_hashes(hashes, held[name])
             size = self.duplicates.size
             if hashes.size > 2 * size:
                 # Only the `size` smallest distinct hashes can survive in the bottom-k sketch:

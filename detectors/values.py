@@ -226,11 +226,11 @@ def factorize_levels(raw: np.ndarray | list[object]) -> FactorizedLevels:
     # Distinct raw values can share a key (-0.0 and 0.0 -> "0"; "" -> missing): merge them.
     remap, levels = pd.factorize(normalized_uniques, use_na_sentinel=True)
     levels = np.asarray(levels, dtype=object)
-    codes = np.asarray(codes, dtype=np.intp)
+    code_type = np.int32 if levels.size < np.iinfo(np.int32).max else np.int64  # half the memory per row
     if levels.size != normalized_uniques.size or (remap.size and int(remap.min()) < 0):
-        table = np.concatenate(([-1], remap)).astype(np.intp)
-        codes = table[codes + 1]
-    return FactorizedLevels(codes=codes, levels=levels)
+        table = np.concatenate(([-1], remap)).astype(code_type)
+        codes = table[np.asarray(codes, dtype=np.intp) + 1]
+    return FactorizedLevels(codes=np.asarray(codes, dtype=code_type), levels=levels)
 
 
 _FNV_PRIME = np.uint64(0x100000001B3)
@@ -265,17 +265,27 @@ def _hash_column(col: np.ndarray | FactorizedLevels) -> np.ndarray:
     return np.asarray(pd.util.hash_array(arr, categorize=False), dtype=np.uint64)
 
 
+def new_row_hashes(n_rows: int) -> np.ndarray:
+    """The starting value of :func:`fold_row_hashes` for ``n_rows`` rows."""
+    return np.full(n_rows, np.uint64(0xCBF29CE484222325), dtype=np.uint64)
+
+
+def fold_row_hashes(hashes: np.ndarray, column: np.ndarray | FactorizedLevels) -> None:
+    """Fold one more column into running row hashes, in place (see :func:`hash_rows`)."""
+    with np.errstate(over="ignore"):
+        np.bitwise_xor(hashes, _hash_column(column), out=hashes)
+        np.multiply(hashes, _FNV_PRIME, out=hashes)
+
+
 def hash_rows(columns: list[np.ndarray | FactorizedLevels], n_rows: int) -> np.ndarray:
     """A 64-bit hash per row over the given columns (equal rows hash equal).
 
-    A :class:`FactorizedLevels` column hashes exactly as its ``values()`` array would.
+    A :class:`FactorizedLevels` column hashes exactly as its ``values()`` array would. The
+    result equals :func:`new_row_hashes` folded with each column in order.
     """
-    h = np.full(n_rows, np.uint64(0xCBF29CE484222325), dtype=np.uint64)
-    with np.errstate(over="ignore"):
-        for col in columns:
-            ch = _hash_column(col)
-            np.bitwise_xor(h, ch, out=h)
-            np.multiply(h, _FNV_PRIME, out=h)
+    h = new_row_hashes(n_rows)
+    for col in columns:
+        fold_row_hashes(h, col)
     return h
 
 
