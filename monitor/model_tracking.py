@@ -313,5 +313,5 @@ class ModelTracker:
     def restore(self, state: Mapping[str, Any]) -> None:
         if self.concept is None or not state.get("concept"):
             return
-        self.concept.restore(ConceptMonitorState.from_dict(state["concept"]))
+        self.concept = ConceptDriftMonitor.from_state(ConceptMonitorState.from_dict(state["concept"]))
         self._labelled_since_verdict = int(state.get("labelled_since_verdict", 0))
