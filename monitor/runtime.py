@@ -434,10 +434,17 @@ class SourceWorker(threading.Thread):
         self._dirty = True
 
     def tick(self, now_s: float) -> None:
-        """Wall-clock tick from the scheduler: close due time windows even without rows."""
-        closed = False
-        with self._lock:
+        """Wall-clock tick from the scheduler: close due time windows even without rows.
+
+        Skipped while the worker is busy with a batch (the source is not idle then), so the
+        scheduler never queues up behind a long batch and logs skipped runs.
+        """
+        if not self._lock.acquire(blocking=False):
+            return
+        try:
             closed = self._tick(now_s)
+        finally:
+            self._lock.release()
         if closed:
             self.commit()
 
