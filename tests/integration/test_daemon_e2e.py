@@ -6,6 +6,8 @@ from __future__ import annotations
 import logging
 import re
 import shutil
+import signal
+import socket
 import time
 from pathlib import Path
 
@@ -197,3 +199,54 @@ def test_run_with_a_missing_config_file_exits_2(tmp_path: Path, capsys: pytest.C
     code, err = _run_in_process(tmp_path / "absent.toml", capsys)
     assert code == 2
     assert "absent.toml" in _one_error_line(err)
+
+
+# ---- signals -------------------------------------------------------------------------------------
+
+
+def test_a_second_sigterm_forces_the_exit(tmp_path: Path) -> None:
+    """The first SIGTERM starts a graceful stop; a second one exits at once (status 130). The stop is
+    held up by a Kafka source that cannot connect (it blocks in the client's bootstrap), which
+    keeps the daemon in its "stopping sources" step for up to the 30 s grace."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        closed = s.getsockname()[1]
+    profile = write_profile(tmp_path)
+    kafka = f"""
+[sources.k]
+kind = "kafka"
+bootstrap_servers = ["127.0.0.1:{closed}"]
+topic = "nobody-home"
+"""
+    monitor_k = f"""
+[[monitors]]
+name = "km"
+source = "k"
+profile = "{profile.as_posix()}"
+window = {{ rows = 100 }}
+"""
+    config = write_config(
+        tmp_path,
+        stream=tmp_path / "train.csv",
+        profile=profile,
+        grace="30s",
+        extra_sources=kafka,
+        extra_monitors=monitor_k,
+    )
+    daemon = start_daemon(config, tmp_path / "daemon.log")
+    try:
+        daemon.port()
+        time.sleep(1.0)  # let the kafka worker enter its connection attempt
+        daemon.proc.send_signal(signal.SIGTERM)
+        wait_for(lambda: "shutdown: stopping sources" in daemon.text(), timeout_s=20, what="stopping sources")
+        if daemon.proc.poll() is None:
+            daemon.proc.send_signal(signal.SIGTERM)
+        code = daemon.proc.wait(10)
+    finally:
+        daemon.kill()
+    log = daemon.text()
+    if code == 0:  # the kafka source stopped quickly after all: the graceful stop finished first
+        assert "shutdown complete" in log
+    else:
+        assert code == 130, log[-3000:]
+        assert "second signal" in log and "shutdown complete" not in log
