@@ -50,6 +50,10 @@ PROBE_BACKOFF_MAX_S: Final = 60.0
 RAW_LIMIT_BYTES: Final = 16 * 1024
 """Dead letters keep at most this many bytes of the raw message (the dead-letter topic gets all)."""
 
+POSITION_PARTITION_STRIDE: Final = 2**40
+"""Row positions (``Batch.positions``) are ``partition * 2**40 + offset``: unique and stable, so a
+row's sample slot does not depend on which replica read it."""
+
 RevokedCallback = Callable[[tuple[int, ...]], None]
 AssignedCallback = Callable[[tuple[int, ...]], Checkpoint | None]
 
@@ -281,6 +285,7 @@ class KafkaSource:
             self._status = SourceStatus(connected=False, reason=_describe(exc), lag=self._status.lag)
             raise ConnectorError(f"source {self.name!r}: poll failed: {exc}") from exc
         rows: list[dict[str, Any]] = []
+        positions: list[int] = []  # per row: partition * 2**40 + offset (json_batch: * 2**12 + item)
         dead: list[DeadLetter] = []
         s = self.settings
         mapping = s.mapping
@@ -294,6 +299,7 @@ class KafkaSource:
             if not messages:
                 continue
             partition = tp.partition
+            base = partition * POSITION_PARTITION_STRIDE
             for msg in messages:
                 if fast:  # the common case inline: a small, valid JSON object, no mapping
                     value = msg.value
@@ -304,26 +310,33 @@ class KafkaSource:
                             obj = None
                         if type(obj) is dict:
                             rows.append(obj)
+                            positions.append(base + msg.offset)
                             continue
                 decoded = decode_message(msg.value, fmt=fmt, max_message_bytes=max_bytes)
                 if decoded.problem is not None:
                     dead.append(self._dead_letter(msg, decoded.problem.reason, decoded.problem.detail, None))
                     continue
                 event_time = timestamp_ms_to_datetime(msg.timestamp) if use_ts else None
+                position = base + msg.offset
                 for index, item in enumerate(decoded.items):
+                    row_position = position * 4096 + min(index, 4095) if fmt == "json_batch" else position
                     if identity and type(item) is dict:
                         rows.append(item)
+                        positions.append(row_position)
                         continue
                     row = mapping.apply(item, event_time=event_time)
                     if type(row) is dict:
                         rows.append(row)
+                        positions.append(row_position)
                     else:
                         item_index = index if fmt == "json_batch" else None
                         dead.append(self._dead_letter(msg, row.reason, row.detail, item_index))  # type: ignore[union-attr]
             self._positions[partition] = messages[-1].offset + 1
         self._refresh_status(bool(records))
         checkpoint = {str(p): o for p, o in sorted(self._positions.items())} if self._positions else None
-        return Batch(rows=rows, dead_letters=dead, checkpoint=checkpoint, end_of_data=False)
+        return Batch(
+            rows=rows, dead_letters=dead, checkpoint=checkpoint, end_of_data=False, positions=positions
+        )
 
     def commit(self, checkpoint: Checkpoint) -> None:
         """Commit ``checkpoint`` offsets of currently assigned partitions to the consumer group.

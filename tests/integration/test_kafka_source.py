@@ -47,6 +47,7 @@ def drain(
     """Poll until at least ``rows`` rows and ``dead`` dead letters arrived; merge the batches."""
     got_rows: list[dict[str, Any]] = []
     got_dead: list[DeadLetter] = []
+    got_positions: list[int] = []
     checkpoint = None
     deadline = time.monotonic() + timeout_s
     while len(got_rows) < rows or len(got_dead) < dead:
@@ -57,8 +58,10 @@ def drain(
         batch = source.poll(max_rows, 0.5)
         got_rows += batch.rows
         got_dead += batch.dead_letters
+        assert batch.positions is not None and len(batch.positions) == len(batch.rows)
+        got_positions += batch.positions
         checkpoint = batch.checkpoint or checkpoint
-    return Batch(rows=got_rows, dead_letters=got_dead, checkpoint=checkpoint)
+    return Batch(rows=got_rows, dead_letters=got_dead, checkpoint=checkpoint, positions=got_positions)
 
 
 def quiet(source: KafkaSource, seconds: float = 1.5) -> Batch:
@@ -96,6 +99,8 @@ def test_exactly_once_across_close_and_reopen_from_checkpoint(
     finally:
         second.close()
     ids = seen + [r["id"] for r in rest.rows]
+    assert len(set(rest.positions or [])) == len(rest.rows)
+    assert {p >> 40 for p in rest.positions or []} <= {0, 1}  # partition * 2**40 + offset
     assert sorted(ids) == list(range(350))  # nothing lost, nothing twice
     assert rest.checkpoint is not None and sum(rest.checkpoint.values()) == 350
 
@@ -176,6 +181,7 @@ def test_each_bad_message_becomes_the_right_dead_letter(
     finally:
         source.close()
     assert [r["id"] for r in batch.rows] == [1, 9]
+    assert batch.positions == [0, 8]  # partition 0: the offsets
     assert batch.rows[0]["ts"] == datetime(2026, 1, 1, tzinfo=UTC)
     assert batch.rows[1]["x"] == "abc"
     got = {d.position: d.reason for d in batch.dead_letters}
@@ -247,6 +253,7 @@ def test_json_batch_formats_and_dead_letters(kafka_bootstrap: str, kafka_topic: 
         (5, None),
         (7, None),
     ]
+    assert batch.positions == [0, 1, 4096, 4097, 4098, 3 * 4096]  # offset * 4096 + item index
     assert {d.position: d.reason for d in batch.dead_letters} == {
         "partition=0 offset=2": "not_a_list",
         "partition=0 offset=3 index=1": "not_an_object",
