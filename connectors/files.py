@@ -110,10 +110,13 @@ def _is_blank_record(record: list[str]) -> bool:
 
 
 def _csv_header(text: str) -> list[str]:
-    """The first non-blank CSV record (the header), parsed on its own."""
-    for record in csv.reader(io.StringIO(text)):
-        if not _is_blank_record(record):
-            return record
+    """The first non-blank CSV record (the header), parsed on its own ([] if the csv module cannot)."""
+    try:
+        for record in csv.reader(io.StringIO(text)):
+            if not _is_blank_record(record):
+                return record
+    except csv.Error:  # e.g. an unbalanced quote: pandas reports it
+        return []
     return []
 
 
@@ -163,19 +166,22 @@ def _reparse_ragged_csv(
     writer = csv.writer(good)
     bad: list[tuple[int, str]] = []
     position = -1  # the header record is position -1
-    for record in csv.reader(io.StringIO(text)):
-        if _is_blank_record(record):
-            continue
-        if position >= 0 and len(record) > len(header):
-            bad.append((position, f"expected {len(header)} fields, saw {len(record)}"))
-        else:
-            writer.writerow(record)
-        position += 1
+    try:
+        for record in csv.reader(io.StringIO(text)):
+            if _is_blank_record(record):
+                continue
+            if position >= 0 and len(record) > len(header):
+                bad.append((position, f"expected {len(header)} fields, saw {len(record)}"))
+            else:
+                writer.writerow(record)
+            position += 1
+    except csv.Error as exc:
+        raise FileFormatError(f"{path}: not a readable CSV file (record {position + 2}: {exc})") from None
     frame, _ = _parse_csv(path, good.getvalue())
     return frame, bad
 
 
-_BLANK_LINE_RE = re.compile(r"(?:^|\n)[ \t\r]*(?:\n|$)")
+_BLANK_LINE_RE = re.compile(r"(?:^|\n)[ \t\r]*\n")
 
 
 def _data_row_positions(text: str, lines: list[int]) -> list[int]:
@@ -189,11 +195,14 @@ def _data_row_positions(text: str, lines: list[int]) -> list[int]:
     if not _BLANK_LINE_RE.search(text):
         return [line - 2 for line in lines]
     blank: list[int] = []
-    for number, record in enumerate(csv.reader(io.StringIO(text)), start=1):
-        if number > lines[-1]:
-            break
-        if not record or (len(record) == 1 and not record[0].strip()):
-            blank.append(number)
+    try:
+        for number, record in enumerate(csv.reader(io.StringIO(text)), start=1):
+            if number > lines[-1]:
+                break
+            if _is_blank_record(record):
+                blank.append(number)
+    except csv.Error:  # a field the csv module refuses (over its size limit): use the blanks seen so far
+        pass
     return [line - 2 - bisect.bisect_left(blank, line) for line in lines]
 
 
