@@ -208,3 +208,15 @@ def test_jsonl_lines_split_only_on_newline(tmp_path: Path) -> None:
     assert t.malformed_rows == 0
     assert t.columns["a"].tolist() == ["x\u2028y\x85z\u2029", "w"]
     assert t.row_numbers.tolist() == [0, 1]
+
+
+def test_csv_module_limits_never_escape_as_tracebacks(tmp_path: Path) -> None:
+    huge = "x" * 200_000  # over the csv module's default field size limit
+    t = read_table(write(tmp_path, "big.csv", f'a,b\n1,2\n3,"{huge}"\n4,5,6\n\n7,8\n'))
+    assert t.row_numbers.tolist() == [0, 1, 3] and t.malformed_positions == (2,)
+    assert t.columns["b"][1] == huge
+    # a first row wider than the header sends the file through the csv module: an error, not a crash
+    with pytest.raises(FileFormatError, match=r"wide\.csv: not a readable CSV file \(record 3: field larger"):
+        read_table(write(tmp_path, "wide.csv", f'a,b\n1,2,3\n4,"{huge}"\n'))
+    with pytest.raises(FileFormatError, match=r"unbalanced\.csv: not a readable CSV file"):
+        read_table(write(tmp_path, "unbalanced.csv", 'a,"b\n1,2\n'))
