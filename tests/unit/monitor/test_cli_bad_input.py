@@ -11,11 +11,17 @@ from typing import Any
 
 import numpy as np
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from monitor.cli import main
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 from conftest import synthetic_frame  # noqa: E402
+
+
+def _refuse(token: str) -> Any:
+    raise AssertionError(f"non-JSON constant {token!r} in the output")
 
 
 def run(argv: list[str]) -> tuple[int, str, str]:
@@ -289,3 +295,85 @@ def test_profile_with_unknown_role_is_rejected(base: Path) -> None:
     assert_error(
         *run(["check", "--profile", str(base / "role.json"), str(base / "current.csv")]), "role.json", "boss"
     )
+
+
+# --------------------------------------------------------------------------- fuzz: never a traceback
+_CSV_PIECES = st.sampled_from(
+    [
+        "age",
+        "city",
+        "income",
+        "flag",
+        "ts",
+        ",",
+        ",",
+        "\n",
+        "\n",
+        "\r\n",
+        '"',
+        "1",
+        "2.5",
+        "-3e9",
+        "inf",
+        "nan",
+        "",
+        " ",
+        "berlin",
+        "2026-01-01T00:00:00Z",
+        "\t",
+        ";",
+        "\x00",
+        "é",
+        "\u2028",
+    ]
+)
+_JSON_PIECES = st.sampled_from(
+    [
+        '{"age": 1',
+        "}",
+        "{",
+        '"city": "x"',
+        ", ",
+        "\n",
+        "[",
+        "]",
+        "null",
+        "1e999",
+        '"ts": "2026-01-01T00:00:00Z"',
+        ":",
+        '"',
+        "true",
+        "-0",
+        "{}",
+        '{"age": "abc"}',
+        "\\u0000",
+    ]
+)
+
+
+@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(
+    st.sampled_from(["csv", "jsonl"]),
+    st.lists(_CSV_PIECES, max_size=40),
+    st.lists(_JSON_PIECES, max_size=30),
+    st.binary(max_size=3),
+)
+def test_fuzzed_files_exit_0_or_2_with_one_line(
+    base: Path, ext: str, csv_pieces: list[str], json_pieces: list[str], junk: bytes
+) -> None:
+    text = "".join(csv_pieces if ext == "csv" else json_pieces)
+    path = base / f"fuzz.{ext}"
+    path.write_bytes(text.encode() + junk)
+    for argv in (
+        ["check", "--profile", str(base / "profile.json"), str(path), "--format", "json"],
+        ["replay", "--profile", str(base / "profile.json"), str(path), "--window-rows", "3"],
+        ["replay", "--profile", str(base / "profile.json"), str(path), "--window-time", "1h"],
+    ):
+        code, out, err = run(argv)
+        assert code in (0, 2), (argv, err)
+        if code == 2:
+            assert out == "" and err.count("\n") == 1 and "Traceback" not in err
+        else:
+            assert err == ""
+            for line in out.splitlines():
+                json.loads(line, parse_constant=_refuse)
