@@ -41,6 +41,7 @@ MAX_CELLS = 1 << 17
 MAX_WINDOW_EDGES = 8
 #: Above this expected share of values near an edge, plain ``searchsorted`` is used.
 MAX_AMBIGUOUS_SHARE = 0.35
+CHUNK_VALUES = 65_536
 _GUARD = 5  # cells beyond the last edge's cell before the top (overflow) cell
 
 
@@ -146,28 +147,35 @@ class BinIndex:
         n_bins = self.edges.size + 1
         if self.table is None or self.padded is None or x.size < MIN_VALUES or x.ndim != 1:
             return np.bincount(self.assign(x), minlength=n_bins).astype(np.int64)
-        cells = _cells(x, self.lo, self.scale, self.top)
-        per_cell = np.bincount(cells, minlength=self.table.size)
-        sure = self.table >= 0
-        out = np.bincount(self.table[sure], weights=per_cell[sure], minlength=n_bins)
-        result = np.rint(out).astype(np.int64)  # exact: float64 counts are integers below 2**53
-        ambiguous = ~sure[cells]
-        if ambiguous.any():
-            xa = x[ambiguous]
-            cur = ~self.table[cells[ambiguous]].astype(np.intp)
-            for _ in range(self.window):
-                cur += xa >= self.padded[cur]
-            odd = ~np.isfinite(xa)
-            if odd.any():
-                cur[odd] = np.searchsorted(self.edges, xa[odd], side="right")
-            result += np.bincount(cur, minlength=n_bins)
-        return result
+        table, padded = self.table, self.padded
+        sure = table >= 0
+        per_cell = np.zeros(table.size, dtype=np.int64)
+        near_edge = np.zeros(n_bins, dtype=np.int64)
+        # Chunks keep the temporaries in cache (about twice as fast as whole-array passes).
+        chunk = max(CHUNK_VALUES, 4 * table.size)
+        buffer = np.empty(min(chunk, x.size), dtype=np.float64)
+        for start in range(0, x.size, chunk):
+            part = x[start : start + chunk]
+            cells = _cells(part, self.lo, self.scale, self.top, out=buffer[: part.size])
+            per_cell += np.bincount(cells, minlength=table.size)
+            ambiguous = ~sure[cells]
+            if ambiguous.any():
+                xa = part[ambiguous]
+                cur = ~table[cells[ambiguous]].astype(np.intp)
+                for _ in range(self.window):
+                    cur += xa >= padded[cur]
+                odd = ~np.isfinite(xa)
+                if odd.any():
+                    cur[odd] = np.searchsorted(self.edges, xa[odd], side="right")
+                near_edge += np.bincount(cur, minlength=n_bins)
+        out = np.bincount(table[sure], weights=per_cell[sure], minlength=n_bins)
+        return np.rint(out).astype(np.int64) + near_edge  # exact: float64 counts are integers below 2**53
 
 
-def _cells(x: np.ndarray, lo: float, scale: float, top: float) -> np.ndarray:
+def _cells(x: np.ndarray, lo: float, scale: float, top: float, *, out: np.ndarray | None = None) -> np.ndarray:
     """The grid cell of each value: a monotone non-decreasing map to ``0 .. top``."""
     with np.errstate(over="ignore", invalid="ignore"):
-        t = np.subtract(x, lo)
+        t = np.subtract(x, lo, out=out)
         np.multiply(t, scale, out=t)
         np.add(t, 2.0, out=t)
         np.fmin(t, top, out=t)  # nan -> top

@@ -464,7 +464,7 @@ def build_profile(
     for spec in specs:
         v = smp.values[spec.name]
         if spec.kind == "numeric":
-            sample[spec.name] = tuple(None if np.isnan(x) else float(x) for x in v.tolist())
+            sample[spec.name] = tuple(None if math.isnan(x) else x for x in v.tolist())  # tolist: Python floats
         else:
             sample[spec.name] = tuple(v.tolist())
     task: Task | None = None

@@ -239,14 +239,23 @@ _MIX_2 = np.uint64(0x94D049BB133111EB)
 
 
 def _hash_numbers(arr: np.ndarray) -> np.ndarray:
-    """``pandas.util.hash_array(arr, categorize=False)`` for a 64-bit numeric array, in place on a copy."""
-    vals = arr.view(np.uint64).copy()
-    tmp = np.empty_like(vals)
-    for shift, mult in ((30, _MIX_1), (27, _MIX_2), (31, None)):
-        np.right_shift(vals, np.uint64(shift), out=tmp)
-        np.bitwise_xor(vals, tmp, out=vals)
-        if mult is not None:
-            np.multiply(vals, mult, out=vals)
+    """``pandas.util.hash_array(arr, categorize=False)`` for a 64-bit numeric array.
+
+    The same splitmix64 finaliser on the value's bits, computed in place in cache-sized chunks.
+    """
+    bits = arr.view(np.uint64)
+    vals = np.empty_like(bits)
+    chunk = 65_536
+    tmp = np.empty(min(chunk, bits.size), dtype=np.uint64)
+    for start in range(0, bits.size, chunk):
+        v = vals[start : start + chunk]
+        t = tmp[: v.size]
+        np.copyto(v, bits[start : start + chunk])
+        for shift, mult in ((30, _MIX_1), (27, _MIX_2), (31, None)):
+            np.right_shift(v, np.uint64(shift), out=t)
+            np.bitwise_xor(v, t, out=v)
+            if mult is not None:
+                np.multiply(v, mult, out=v)
     return vals
 
 

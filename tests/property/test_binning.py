@@ -115,7 +115,10 @@ def test_profile_like_edges_use_the_table_and_agree(data: np.ndarray) -> None:
         assert index.table is not None  # bell-shaped data takes the fast path
     shifted = data * 1.1 + 0.05
     for x in (data, shifted):
-        np.testing.assert_array_equal(index.assign(x), np.searchsorted(edges, x, side="right"))
+        expected = np.searchsorted(edges, x, side="right")
+        np.testing.assert_array_equal(index.assign(x), expected)
+        # several chunks of BinIndex.counts
+        np.testing.assert_array_equal(index.counts(x), np.bincount(expected, minlength=edges.size + 1))
 
 
 def test_rejects_non_vector_edges() -> None:
