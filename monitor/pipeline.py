@@ -153,14 +153,23 @@ class MonitorPipeline:
             # detectors have seen exactly the rows that arrived before the close, whatever the chunking.
             results_t: list[tuple[WindowResult, WindowSketch]] = []
             lo, n = 0, int(row_numbers.size)
+            pending_bad = np.asarray(sorted(malformed_positions), dtype=np.int64)
             for hi in self._time_cuts(times):
                 seg = {k: v[lo:hi] for k, v in columns.items()}
                 self.tracker.observe(seg, row_numbers[lo:hi])
+                # malformed rows go with the segment they arrived in (before the next segment's first row)
+                if hi < n:
+                    seg_bad, pending_bad = (
+                        pending_bad[pending_bad < row_numbers[hi]],
+                        pending_bad[pending_bad >= row_numbers[hi]],
+                    )
+                else:
+                    seg_bad, pending_bad = pending_bad, pending_bad[:0]
                 closed = self.windows.add(
                     seg,
                     row_numbers[lo:hi],
                     event_times=times[lo:hi],
-                    malformed_positions=malformed_positions if hi == n else (),
+                    malformed_positions=tuple(int(x) for x in seg_bad),
                 )
                 results_t.extend(self._evaluate(c) for c in closed)
                 lo = hi
@@ -261,7 +270,9 @@ class MonitorPipeline:
             max_age_s=max_age,
             performance=performance,
         )
-        concept = self.tracker.concept_verdict(features_drifted=any(f.drift_detected for f in result.features.values()))
+        concept = self.tracker.concept_verdict(
+            features_drifted=any(f.drift_detected for f in result.features.values())
+        )
         if concept is not None:
             result = dataclasses.replace(
                 result, concept=concept, dataset_drift=result.dataset_drift or concept.drift_detected

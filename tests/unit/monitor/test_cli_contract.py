@@ -353,13 +353,7 @@ def test_large_healthy_data_does_not_drift_and_a_half_std_shift_does(tmp_path: P
     "window",
     [
         ("--window-rows", "700"),
-        pytest.param(
-            ("--window-time", "10m"),
-            marks=pytest.mark.xfail(
-                strict=True,
-                reason="pipeline.py hands all malformed positions of a chunk to its last time segment",
-            ),
-        ),
+        ("--window-time", "10m"),
     ],
 )
 def test_replay_output_does_not_depend_on_the_read_chunk_size(
