@@ -101,7 +101,9 @@ class Profile:
 
     def new_sketch(self, *, sample_size: int = 5000, seed: int = 0) -> WindowSketch:
         """An empty window sketch with this profile's bins and levels."""
-        return WindowSketch(self.specs(), sample_size=sample_size, seed=seed, known_columns=self.known_columns)
+        return WindowSketch(
+            self.specs(), sample_size=sample_size, seed=seed, known_columns=self.known_columns
+        )
 
     def reference_summary(self, name: str) -> ColumnSummary:
         """The reference side of a drift test for one column."""
@@ -112,7 +114,9 @@ class Profile:
             sample = arr[~np.isnan(arr)]
         else:
             sample = np.array([v for v in raw if v is not None], dtype=object)
-        counts, edges = drift_bins(np.asarray(c.counts, dtype=np.int64), c.edges if c.type == "numeric" else None)
+        counts, edges = drift_bins(
+            np.asarray(c.counts, dtype=np.int64), c.edges if c.type == "numeric" else None
+        )
         return ColumnSummary(
             kind=c.type,
             counts=counts,
@@ -227,6 +231,24 @@ def profile_from_dict(doc: Any, *, source: str = "profile") -> Profile:
         raise ProfileError(
             f"{source}: unsupported profile version {doc.get('version')!r} (this driftwarden reads {PROFILE_VERSION})"
         )
+    for key, kind in (
+        ("columns", list),
+        ("sample", dict),
+        ("reference_performance", dict),
+        ("extras", dict),
+        ("thresholds", dict),
+        ("skipped", dict),
+        ("schema", dict),
+    ):
+        if key in doc and not isinstance(doc[key], kind):
+            raise ProfileError(
+                f"{source}: malformed profile ({key!r} must be a JSON {kind.__name__.replace('dict', 'object').replace('list', 'array')})"
+            )
+    for key in ("target", "prediction", "id", "timestamp"):
+        if doc.get(key) is not None and not isinstance(doc[key], str):
+            raise ProfileError(f"{source}: malformed profile ({key!r} must be a column name or null)")
+    if doc.get("task") not in (None, "classification", "regression"):
+        raise ProfileError(f"{source}: malformed profile (task must be classification, regression or null)")
     try:
         columns = []
         for c in doc["columns"]:
@@ -267,14 +289,36 @@ def profile_from_dict(doc: Any, *, source: str = "profile") -> Profile:
             if col.role not in ("feature", "target", "prediction"):
                 raise ProfileError(f"{source}: column {col.name!r} has unknown role {col.role!r}")
             if col.type == "numeric" and any(b <= a for a, b in zip(col.edges, col.edges[1:], strict=False)):
-                raise ProfileError(f"{source}: column {col.name!r} has bin edges that are not strictly increasing")
+                raise ProfileError(
+                    f"{source}: column {col.name!r} has bin edges that are not strictly increasing"
+                )
             if col.type == "numeric" and not all(math.isfinite(e) for e in col.edges):
                 raise ProfileError(f"{source}: column {col.name!r} has non-finite bin edges")
             if any(c < 0 for c in col.counts):
                 raise ProfileError(f"{source}: column {col.name!r} has negative counts")
+            if len(set(col.levels)) != len(col.levels):
+                raise ProfileError(f"{source}: column {col.name!r} has duplicate levels")
             expected = len(col.edges) + 1 if col.type == "numeric" else len(col.levels) + 1
             if len(col.counts) != expected:
-                raise ProfileError(f"{source}: column {col.name!r} has {len(col.counts)} counts, expected {expected}")
+                raise ProfileError(
+                    f"{source}: column {col.name!r} has {len(col.counts)} counts, expected {expected}"
+                )
+        names = {c.name for c in columns}
+        for key in ("target", "prediction"):
+            if doc.get(key) is not None and doc[key] not in names:
+                raise ProfileError(
+                    f"{source}: malformed profile ({key} column {doc[key]!r} has no column entry)"
+                )
+        for c in columns:
+            values = doc.get("sample", {}).get(c.name, [])
+            if not isinstance(values, list):
+                raise ProfileError(f"{source}: malformed profile (sample of {c.name!r} must be an array)")
+            if c.type == "numeric" and not all(
+                v is None or (isinstance(v, (int, float)) and not isinstance(v, bool)) for v in values
+            ):
+                raise ProfileError(
+                    f"{source}: malformed profile (sample of {c.name!r} has non-numeric values)"
+                )
         return Profile(
             created_at=str(doc.get("created_at", "")),
             rows=int(doc["rows"]),
@@ -296,11 +340,13 @@ def profile_from_dict(doc: Any, *, source: str = "profile") -> Profile:
         )
     except ProfileError:
         raise
-    except (KeyError, TypeError, ValueError) as exc:
+    except (KeyError, TypeError, ValueError, AttributeError, OverflowError) as exc:
         raise ProfileError(f"{source}: malformed profile ({type(exc).__name__}: {exc})") from None
 
 
-def numeric_edges(values: np.ndarray, *, bins: int = 100, max_values: int = 500_000, seed: int = 0) -> tuple[float, ...]:
+def numeric_edges(
+    values: np.ndarray, *, bins: int = 100, max_values: int = 500_000, seed: int = 0
+) -> tuple[float, ...]:
     """Inner bin edges for a numeric column.
 
     Columns with at most ``bins`` distinct values get one bin per value (exact for discrete
@@ -368,7 +414,12 @@ def build_profile(
     if max_levels < 1:
         raise ValueError(f"max_levels must be >= 1, got {max_levels!r}")
     names = list(columns)
-    for role, col in (("target", target), ("prediction", prediction), ("id", id_column), ("timestamp", timestamp)):
+    for role, col in (
+        ("target", target),
+        ("prediction", prediction),
+        ("id", id_column),
+        ("timestamp", timestamp),
+    ):
         if col is not None and col not in columns:
             raise ValueError(f"--{role} column {col!r} is not in the data (columns: {', '.join(names)})")
     for opt, cols in (("categorical", categorical), ("exclude", exclude), ("numeric", numeric)):
@@ -464,7 +515,9 @@ def build_profile(
     for spec in specs:
         v = smp.values[spec.name]
         if spec.kind == "numeric":
-            sample[spec.name] = tuple(None if math.isnan(x) else x for x in v.tolist())  # tolist: Python floats
+            sample[spec.name] = tuple(
+                None if math.isnan(x) else x for x in v.tolist()
+            )  # tolist: Python floats
         else:
             sample[spec.name] = tuple(v.tolist())
     task: Task | None = None

@@ -175,7 +175,7 @@ def check_quality(
                 QualityIssue(
                     column=None,
                     check="freshness",
-                    value=age if math.isfinite(age) else -1.0,
+                    value=age,  # inf (null in JSON) when the window has no event at all
                     threshold=float(max_age_s),
                     severity="critical",
                     detail="no data in the window" if rows == 0 else f"newest event is {age:.0f}s old",
