@@ -49,6 +49,7 @@ class EvaluationSettings:
     disabled_checks: frozenset[str] = frozenset()
     small_sample_rows: int = 1000
     multivariate: tuple[str, ...] = ()
+    min_values: int = 5  # fewer values than this in a window: statistic reported, no drift verdict
     p_value_threshold: float | None = None  # from a false-alarm budget; explicit thresholds win
 
     def __post_init__(self) -> None:
@@ -149,6 +150,7 @@ def drift_of_column(
         )
     stat = _finite_or_none(r.statistic)
     p = _finite_or_none(r.p_value)
+    too_few = acc.n < settings.min_values
     return ColumnDrift(
         name=col.name,
         type=col.type,
@@ -156,8 +158,9 @@ def drift_of_column(
         statistic=stat,
         p_value=p,
         threshold=float(r.threshold),
-        drift_detected=bool(r.drift_detected) and (stat is not None),
+        drift_detected=bool(r.drift_detected) and (stat is not None) and not too_few,
         n=acc.n,
+        note=f"only {acc.n} values: no verdict" if too_few else "",
     )
 
 
