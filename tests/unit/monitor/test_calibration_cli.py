@@ -18,7 +18,7 @@ from monitor.calibration import alarm_budget, calibrate_profile, calibration_mis
 from monitor.cli import main
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
-from conftest import synthetic_frame  # noqa: E402
+from tests.synthetic import synthetic_frame  # noqa: E402
 
 
 def columns_of(n: int, seed: int) -> dict[str, np.ndarray]:

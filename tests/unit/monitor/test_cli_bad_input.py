@@ -17,7 +17,7 @@ from hypothesis import strategies as st
 from monitor.cli import main
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
-from conftest import synthetic_frame  # noqa: E402
+from tests.synthetic import synthetic_frame  # noqa: E402
 
 
 def _refuse(token: str) -> Any:

@@ -20,7 +20,7 @@ from monitor import cli
 from monitor.cli import main
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
-from conftest import synthetic_frame  # noqa: E402
+from tests.synthetic import synthetic_frame  # noqa: E402
 
 TOP_KEYS = [
     "drift_detected",
