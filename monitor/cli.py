@@ -363,6 +363,10 @@ def cmd_replay(args: argparse.Namespace, out: TextIO) -> int:
         table = join_labels(table, args.labels, profile)
     if window.timestamp and window.timestamp not in table.columns:
         raise UsageError(f"{args.stream_file}: timestamp column {window.timestamp!r} is not in the file")
+    if window.timestamp and table.n_rows and np.isnan(parse_times(table.columns[window.timestamp])).all():
+        raise UsageError(
+            f"{args.stream_file}: column {window.timestamp!r}: no row has a usable event time (RFC 3339 or epoch seconds)"
+        )
 
     def emit(result: Any) -> None:
         if args.format == "jsonl":
