@@ -25,24 +25,10 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-import pytest
 
 from monitor.cli import main as cli_main
 
 REPO = Path(__file__).resolve().parents[1]
-
-# Known bug (reported to the lead): monitor/model_tracking.py ModelTracker.restore calls
-# ConceptDriftMonitor.restore, which does not exist (detectors.concept has from_state), so a monitor
-# whose profile has a target and a prediction cannot be restored: the daemon fails to restart.
-RESTORE_BUG = "'ConceptDriftMonitor' object has no attribute 'restore'"
-RESTORE_BUG_REASON = "known bug: ModelTracker.restore calls the missing ConceptDriftMonitor.restore"
-xfail_restore_bug = pytest.mark.xfail(raises=AttributeError, strict=False, reason=RESTORE_BUG_REASON)
-
-
-def xfail_if_restore_bug(log: str) -> None:
-    """Turn a daemon that died of the known restore bug into an expected failure."""
-    if RESTORE_BUG in log:
-        pytest.xfail(RESTORE_BUG_REASON)
 
 
 PORT_RE = re.compile(r"http listening url=http://[\d.]+:(\d+)")

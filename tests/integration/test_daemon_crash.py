@@ -28,7 +28,6 @@ from tests.fixtures_daemon import (
     window_summary,
     write_config,
     write_profile,
-    xfail_if_restore_bug,
 )
 
 ROWS = 120_000
@@ -62,8 +61,6 @@ def _time_stream(tmp: Path) -> Path:
 def _run_to_end(config: Path, log: Path, timeout_s: float = 120.0) -> None:
     daemon = start_daemon(config, log)
     code = daemon.proc.wait(timeout_s)
-    if code != 0:
-        xfail_if_restore_bug(daemon.text())
     assert code == 0, daemon.text()[-3000:]
     assert "shutdown complete" in daemon.text()
 
@@ -83,8 +80,6 @@ def _run_with_kills(config: Path, db: Path, log: Path, *, kills: int, seed: int)
             interval_s=0.01,
             what=f"{target} stored windows",
         )
-        if daemon.proc.poll() is not None:
-            xfail_if_restore_bug(daemon.text())
         if daemon.proc.poll() is None:
             time.sleep(rnd.uniform(0.0, 0.3))
             hits += daemon.proc.poll() is None

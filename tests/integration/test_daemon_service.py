@@ -26,7 +26,7 @@ import pytest
 from monitor.config import load_config
 from monitor.service import Service, capture_signals
 from monitor.store import Store
-from tests.fixtures_daemon import get, model_frame, wait_for, write_config, write_profile, xfail_restore_bug
+from tests.fixtures_daemon import get, model_frame, wait_for, write_config, write_profile
 
 PINNED = datetime(2025, 12, 31, tzinfo=UTC)
 
@@ -75,7 +75,6 @@ def _closed_port() -> int:
 # ---- lifecycle -----------------------------------------------------------------------------------
 
 
-@xfail_restore_bug
 def test_sigterm_drains_then_restart_continues_at_the_committed_row(
     tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
@@ -221,7 +220,6 @@ def _time_stream(path: Path, n: int, *, seed: int, start_row: int = 0, bad_every
     return len(bad)
 
 
-@xfail_restore_bug
 def test_every_endpoint_against_a_running_service(tmp_path: Path) -> None:
     profile = write_profile(tmp_path)
     stream = tmp_path / "stream.csv"

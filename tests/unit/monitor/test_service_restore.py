@@ -12,14 +12,12 @@ from detectors.profile import Profile
 from monitor.cli import load_profile
 from monitor.pipeline import MonitorPipeline, WindowSpec
 from monitor.report import to_json
-from tests.fixtures_daemon import model_frame, window_summary, write_profile, xfail_restore_bug
+from tests.fixtures_daemon import model_frame, window_summary, write_profile
 
 SPECS = [WindowSpec(rows=1000), WindowSpec(duration_s=600.0, timestamp="ts", lateness_s=60.0)]
 
 
-@pytest.fixture(
-    scope="module", params=[False, pytest.param(True, marks=xfail_restore_bug)], ids=["features", "labels"]
-)
+@pytest.fixture(scope="module", params=[False, True], ids=["features", "labels"])
 def profile(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Profile:
     return load_profile(str(write_profile(tmp_path_factory.mktemp("restore"), labels=request.param)))
 
