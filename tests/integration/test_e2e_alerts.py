@@ -19,6 +19,7 @@ from __future__ import annotations
 import json
 import re
 import threading
+import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -43,16 +44,15 @@ ENV = {"DW_E2E_SLACK_TOKEN": TOKEN, "DW_E2E_HOOK_SECRET": SECRET}
 # ---- data and config ----------------------------------------------------------------------------
 
 
-def write_stream(tmp: Path) -> Path:
-    """Windows 0, 1 healthy; 2 drifted (age + 0.6 sd: no out_of_range issue to inhibit it); 3, 4 healthy."""
+def write_stream(tmp: Path, windows: list[tuple[int, float]] | None = None) -> Path:
+    """Windows 0, 1 healthy; 2 drifted (age + 0.6 sd: no out_of_range issue to inhibit it); 3, 4
+    healthy. ``windows`` gives other (seed, age shift) per window."""
     # seeds whose healthy windows flag no feature at all (the KS/chi2 tests of 1000-row windows
     # flag some healthy windows: see test_a_feature_flag_without_dataset_drift_sends_no_alert)
+    spec = windows or [(72, 0.0), (74, 0.0), (73, 6.0), (75, 0.0), (76, 0.0)]
     parts = [
-        model_frame(WINDOW, seed=72, start_row=0),
-        model_frame(WINDOW, seed=74, start_row=WINDOW),
-        model_frame(WINDOW, seed=73, shift=6.0, start_row=2 * WINDOW),
-        model_frame(WINDOW, seed=75, start_row=3 * WINDOW),
-        model_frame(WINDOW, seed=76, start_row=4 * WINDOW),
+        model_frame(WINDOW, seed=seed, shift=shift, start_row=i * WINDOW)
+        for i, (seed, shift) in enumerate(spec)
     ]
     frame = pd.concat(parts, ignore_index=True).drop(columns=["y", "pred"])
     path = tmp / "stream.csv"
@@ -66,10 +66,11 @@ def alerts_config(
     slack: SlackApiDouble | None = None,
     hook: WebhookReceiver | None = None,
     store_url: str | None = None,
+    windows: list[tuple[int, float]] | None = None,
 ) -> Path:
     """File source ``s`` -> monitor ``m`` -> sinks ``oncall`` (Slack) and/or ``retrain`` (webhook)."""
     profile = write_profile(tmp, labels=False)
-    stream = write_stream(tmp)
+    stream = write_stream(tmp, windows)
     store_url = store_url or f"sqlite:///{(tmp / 'store.db').as_posix()}"
     routes = ["console"]
     sinks = ""
@@ -377,3 +378,30 @@ def test_sigkill_after_slack_post_before_mark_posts_no_second_message(
     assert "slack message already posted" in log
     assert len(replies) == 1 and "resolved" in (replies[0].text + json.dumps(replies[0].blocks)).lower()
     assert calls.count("chat.postMessage") == 2
+
+
+# ---- 4. a feature flag that the dataset verdict overrules -------------------------------------------
+
+
+@pytest.mark.xfail(
+    strict=False,
+    reason="suspected bug: monitor/alerting.py findings_from_result makes a data_drift finding of every "
+    "feature whose own test fired (uncorrected), although the window's verdict after Benjamini-Hochberg "
+    "(detectors/evaluation.py _dataset_drift) is no drift",
+)
+def test_a_feature_flag_without_dataset_drift_sends_no_alert(tmp_path: Path) -> None:
+    # seed 71: income's KS p = 0.016 < 0.05 flags the feature, BH over 4 features does not
+    with WebhookReceiver(SECRET) as hook:
+        daemon, port = run(alerts_config(tmp_path, hook=hook, windows=[(71, 0.0), (72, 0.0)]), tmp_path)
+        try:
+            docs = wait_for(
+                lambda: (r := windows(port)) and len(r) >= 2 and r, timeout_s=30, what="2 windows"
+            )
+            time.sleep(3.0)  # three delivery ticks
+        finally:
+            stop(daemon)
+        deliveries = hook.deliveries
+    first = docs[0]
+    assert first["features"]["income"]["drift_detected"] and first["features"]["income"]["p_value"] > 0.01
+    assert first["drift_detected"] is False
+    assert [d.body for d in deliveries if d.body["kind"] == "data_drift"] == []
