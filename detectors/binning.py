@@ -1,10 +1,12 @@
 """Fast assignment of values to the bins of fixed, sorted edges (a lookup-table ``searchsorted``).
 
 :class:`BinIndex` gives exactly ``np.searchsorted(edges, x, side="right")`` several times
-faster on large arrays: each value is mapped to a cell of a fine uniform grid over
-``[edges[0], edges[-1]]``, and a precomputed table gives the bin of every cell that cannot
-contain an edge. Values in the few cells near an edge are resolved by exact comparisons with
-the edges of that neighbourhood.
+faster on large arrays: each value is mapped to a cell of a fine uniform grid over the inner
+edges ``[edges[1], edges[-2]]`` (values beyond fall in its first or last cell), and a
+precomputed table gives the bin of every cell that cannot contain an edge. Values in the few
+cells near an edge are resolved by exact comparisons with the edges of that neighbourhood.
+When the grid would not pay (few edges, very skewed or discrete edges, small inputs), plain
+``searchsorted`` is used; the result is the same either way.
 
 Why it is exact
 ---------------
@@ -18,8 +20,7 @@ the former plus the number of ``<= x`` among the edges in cells ``k - 1 .. k + 1
 an unambiguous cell). Checking the neighbouring cells too is one cell wider than the
 argument needs, a margin against any surprise in float rounding. No property of the
 distance between a value and an edge is used, so ties, ``-0.0``, subnormals and huge
-magnitudes are exact; ``nan`` (``min``/``max`` here ignore it) lands in the top cell, after
-every edge, as in ``searchsorted``.
+magnitudes are exact. ``nan`` and ``+/-inf`` are left to ``searchsorted`` itself.
 """
 
 from __future__ import annotations
@@ -37,10 +38,11 @@ MIN_EDGES = 8
 #: Grid cells per narrowest bin (more cells: fewer values near an edge).
 CELLS_PER_BIN = 32
 MAX_CELLS = 1 << 17
-#: Ambiguous neighbourhoods holding more edges than this are resolved with ``searchsorted``.
+#: When a neighbourhood of three cells can hold more edges than this, plain ``searchsorted`` is used.
 MAX_WINDOW_EDGES = 8
 #: Above this expected share of values near an edge, plain ``searchsorted`` is used.
 MAX_AMBIGUOUS_SHARE = 0.35
+#: Values per chunk in :meth:`BinIndex.counts` (temporaries stay in cache).
 CHUNK_VALUES = 65_536
 _GUARD = 5  # cells beyond the last edge's cell before the top (overflow) cell
 
