@@ -13,6 +13,7 @@ COLUMN_TYPES: tuple[ColumnType, ...] = ("numeric", "categorical", "datetime", "t
 _PARSE_SHARE = 0.95          # share of present values that must parse for a type to be chosen
 _MAX_CATEGORICAL_LEVELS = 1000
 _TEXT_UNIQUE_SHARE = 0.5
+_HEAD = 200_000  # values looked at to infer a type
 
 
 def infer_column_type(values: np.ndarray, *, max_levels: int = _MAX_CATEGORICAL_LEVELS) -> ColumnType:
@@ -42,11 +43,17 @@ def infer_column_type(values: np.ndarray, *, max_levels: int = _MAX_CATEGORICAL_
         return "numeric"
     if kind in "Mm":
         return "datetime"
-    series = pd.Series(arr, dtype=object)
-    present = series[series.notna() & (series != "")]
+    # Only the first 200k present values are looked at: scan a growing prefix, not the whole column.
+    stop = min(arr.size, 2 * _HEAD)
+    while True:
+        series = pd.Series(arr[:stop], dtype=object)
+        present = series[series.notna() & (series != "")]
+        if len(present) >= _HEAD or stop >= arr.size:
+            break
+        stop = min(arr.size, stop * 4)
     if present.empty:
         return "numeric"
-    head = present.iloc[: 200_000]
+    head = present.iloc[:_HEAD]
     inferred = pd.api.types.infer_dtype(head, skipna=True)
     if inferred == "boolean":
         return "categorical"
@@ -54,10 +61,20 @@ def infer_column_type(values: np.ndarray, *, max_levels: int = _MAX_CATEGORICAL_
         return infer_column_type(pd.to_numeric(head).to_numpy(dtype=np.float64))
     if inferred in ("datetime", "datetime64", "date"):
         return "datetime"
-    as_num = pd.to_numeric(head, errors="coerce")
-    if as_num.notna().mean() >= _PARSE_SHARE:
-        return infer_column_type(as_num.dropna().to_numpy(dtype=np.float64))
-    n_unique = head.astype(str).nunique()
+    if inferred == "string":
+        # Strings parse (or not) one by one: parse each distinct string once, weight by its rows.
+        codes, uniques = pd.factorize(head.to_numpy(dtype=object))
+        parses = pd.to_numeric(pd.Series(uniques, dtype=object), errors="coerce").notna().to_numpy()
+        share = float(np.bincount(codes, minlength=len(uniques))[parses].sum()) / len(head)
+        if share >= _PARSE_SHARE:
+            as_num = pd.to_numeric(head, errors="coerce")
+            return infer_column_type(as_num.dropna().to_numpy(dtype=np.float64))
+        n_unique = len(uniques)
+    else:
+        as_num = pd.to_numeric(head, errors="coerce")
+        if as_num.notna().mean() >= _PARSE_SHARE:
+            return infer_column_type(as_num.dropna().to_numpy(dtype=np.float64))
+        n_unique = head.astype(str).nunique()
     if inferred in ("string", "mixed") and n_unique > 2 and _looks_like_dates(head):
         return "datetime"
     if n_unique > max_levels or (n_unique > 50 and n_unique > _TEXT_UNIQUE_SHARE * len(head)):
