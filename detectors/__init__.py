@@ -5,46 +5,83 @@ streaming change detectors, model performance, concept drift, label-free estimat
 multivariate drift. Nothing here reads a clock, a file or a socket; results are frozen dataclasses.
 """
 
-from detectors.concept import ConceptDriftMonitor, ConceptMonitorState, ConceptResult
-from detectors.drift import (
-    DRIFT_TESTS,
-    ColumnSummary,
-    DriftTest,
-    DriftTestResult,
-    default_drift_test,
-    get_drift_test,
-)
-from detectors.errors import DetectorError, ProfileError
-from detectors.estimation import Calibration, PerformanceEstimator, fit_calibration
-from detectors.evaluation import EvaluationSettings, evaluate_window
-from detectors.multiple_testing import BHResult, benjamini_hochberg
-from detectors.multivariate import MultivariateDriftResult, PCAReconstructionDrift, domain_classifier_test
-from detectors.performance import (
-    METRICS,
-    ConfusionCounts,
-    PerformanceResult,
-    RegressionSums,
-    ScoreHistogram,
-    compare_accumulated,
-    compare_performance,
-    proportion_ci,
-)
-from detectors.profile import ColumnProfile, Profile, build_profile, profile_from_dict
-from detectors.quality import QualityIssue, QualityThresholds, check_quality
-from detectors.result import ColumnDrift, ConceptVerdict, PerformanceVerdict, WindowInfo, WindowResult
-from detectors.sketch import ColumnSpec, WindowSketch, merge_sketches
-from detectors.streaming import (
-    ADWIN,
-    DDM,
-    EDDM,
-    HDDM_A,
-    KSWIN,
-    STREAMING_DETECTORS,
-    DetectorState,
-    PageHinkley,
-    StreamingDetector,
-)
-from detectors.window_multivariate import multivariate_drift
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+# Names resolve lazily (PEP 562): importing ``detectors`` does not pull in scipy.stats or
+# scikit-learn until a name that needs them is used, which keeps the CLI quick to start.
+_EXPORTS: dict[str, str] = {
+    "ADWIN": "detectors.streaming",
+    "BHResult": "detectors.multiple_testing",
+    "Calibration": "detectors.estimation",
+    "ColumnDrift": "detectors.result",
+    "ColumnProfile": "detectors.profile",
+    "ColumnSpec": "detectors.sketch",
+    "ColumnSummary": "detectors.drift",
+    "ConceptDriftMonitor": "detectors.concept",
+    "ConceptMonitorState": "detectors.concept",
+    "ConceptResult": "detectors.concept",
+    "ConceptVerdict": "detectors.result",
+    "ConfusionCounts": "detectors.performance",
+    "DDM": "detectors.streaming",
+    "DRIFT_TESTS": "detectors.drift",
+    "DetectorError": "detectors.errors",
+    "DetectorState": "detectors.streaming",
+    "DriftTest": "detectors.drift",
+    "DriftTestResult": "detectors.drift",
+    "EDDM": "detectors.streaming",
+    "EvaluationSettings": "detectors.evaluation",
+    "HDDM_A": "detectors.streaming",
+    "KSWIN": "detectors.streaming",
+    "METRICS": "detectors.performance",
+    "MultivariateDriftResult": "detectors.multivariate",
+    "PCAReconstructionDrift": "detectors.multivariate",
+    "PageHinkley": "detectors.streaming",
+    "PerformanceEstimator": "detectors.estimation",
+    "PerformanceResult": "detectors.performance",
+    "PerformanceVerdict": "detectors.result",
+    "Profile": "detectors.profile",
+    "ProfileError": "detectors.errors",
+    "QualityIssue": "detectors.quality",
+    "QualityThresholds": "detectors.quality",
+    "RegressionSums": "detectors.performance",
+    "STREAMING_DETECTORS": "detectors.streaming",
+    "ScoreHistogram": "detectors.performance",
+    "StreamingDetector": "detectors.streaming",
+    "WindowInfo": "detectors.result",
+    "WindowResult": "detectors.result",
+    "WindowSketch": "detectors.sketch",
+    "benjamini_hochberg": "detectors.multiple_testing",
+    "build_profile": "detectors.profile",
+    "check_quality": "detectors.quality",
+    "compare_accumulated": "detectors.performance",
+    "compare_performance": "detectors.performance",
+    "default_drift_test": "detectors.drift",
+    "domain_classifier_test": "detectors.multivariate",
+    "evaluate_window": "detectors.evaluation",
+    "fit_calibration": "detectors.estimation",
+    "get_drift_test": "detectors.drift",
+    "merge_sketches": "detectors.sketch",
+    "multivariate_drift": "detectors.window_multivariate",
+    "profile_from_dict": "detectors.profile",
+    "proportion_ci": "detectors.performance",
+}
+
+
+def __getattr__(name: str) -> Any:
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module 'detectors' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(__all__)
+
 
 __all__ = [
     "ADWIN",
