@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import queue
@@ -98,7 +99,9 @@ class Service:
     def start(self) -> None:
         cfg = self.config
         logger.info("startup begin config=%s", cfg.path)
-        logger.info("effective config %s", describe_config(cfg))
+        logger.info("effective config %s", json.dumps(describe_config(cfg), default=str))
+        # Profiles first: a broken profile is bad input (exit 2) and must not leave a new store behind.
+        profiles = {m.name: load_profile(str(m.profile)) for m in cfg.monitors}
         self.store = Store.open(cfg.store.url.reveal())
         self.metrics.seed_from_store(self.store)
         self.alert_store = SqlAlertStore(self.store.engine)
@@ -112,7 +115,7 @@ class Service:
             observer=self._observe_delivery,
         )
         for mcfg in cfg.monitors:
-            profile = load_profile(str(mcfg.profile))
+            profile = profiles[mcfg.name]
             self.store.save_profile(mcfg.name, profile.to_dict())
             rt = MonitorRuntime(mcfg, profile)
             rt.restore(self.store)
@@ -562,8 +565,9 @@ class Service:
                 SourceView(
                     name=name,
                     kind=scfg.kind,
-                    connected=bool(st and st.connected) or bool(w and w.end_of_data),
-                    reason=(st.reason if st else "no monitor uses this source"),
+                    # a source no monitor reads cannot be connected: it does not hold readiness back
+                    connected=bool(st and st.connected) or bool(w and w.end_of_data) or w is None,
+                    reason=(st.reason if st else "not used by any monitor"),
                     lag=dict(st.lag) if st else {},
                 )
             )
