@@ -30,6 +30,7 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from monitor.store import Store
+from tests.doubles import webhook_receiver
 from tests.doubles.webhook_receiver import WebhookReceiver
 from tests.fixtures_daemon import (
     Daemon,
@@ -186,8 +187,22 @@ def checkpoint_total(db: Path, source: str = "k") -> int:
 
 
 def expected_signature(secret: str, timestamp: str, raw: bytes) -> str:
+    """The contract's signature, computed here independently of ``alerts.signature``."""
     mac = hmac.new(secret.encode(), timestamp.encode() + b"." + raw, hashlib.sha256).hexdigest()
     return f"v1={mac}"
+
+
+def capture_raw_bodies(receiver: WebhookReceiver) -> list[tuple[dict[str, str], bytes]]:
+    """Make ``receiver`` also keep every request's headers and exact body bytes."""
+    seen: list[tuple[dict[str, str], bytes]] = []
+
+    class Capturing(webhook_receiver._Handler):
+        def _check(self, raw: bytes, state: Any) -> str | None:
+            seen.append(({k.lower(): v for k, v in self.headers.items()}, raw))
+            return super()._check(raw, state)
+
+    receiver._server.RequestHandlerClass = Capturing
+    return seen
 
 
 # ---- 1. produce, detect drift, alert --------------------------------------------------------------
@@ -215,6 +230,7 @@ def test_produce_detect_drift_and_send_one_signed_webhook(
         return [json.dumps(rows[i : i + 250]).encode() for i in range(0, len(rows), 250)]
 
     with WebhookReceiver(SECRET) as receiver:
+        raw_requests = capture_raw_bodies(receiver)
         config = kafka_config(
             tmp_path,
             bootstrap=kafka_bootstrap,
@@ -298,7 +314,11 @@ timeout = "5s"
     headers = {k.lower(): v for k, v in hook.headers.items()}
     assert headers["content-type"] == "application/json"
     assert abs(int(headers["x-driftwarden-timestamp"]) - time.time()) < 300
-    assert headers["x-driftwarden-signature"].startswith("v1=")
+    assert len(raw_requests) == len(receiver.deliveries)
+    for sent_headers, raw in raw_requests:
+        stamp = sent_headers["x-driftwarden-timestamp"]
+        assert sent_headers["x-driftwarden-signature"] == expected_signature(SECRET, stamp, raw)
+        assert json.loads(raw)["event_id"] == sent_headers["idempotency-key"]
     assert all(d.body["monitor"] == "m" and d.body["status"] == "firing" for d in receiver.deliveries)
 
 
