@@ -21,6 +21,7 @@ from alerts import (
     WindowEvaluation,
 )
 from alerts.store import AlertStore
+from detectors.multiple_testing import benjamini_hochberg
 from monitor.config import (
     DriftwardenConfig,
     LogSinkConfig,
@@ -52,6 +53,23 @@ def _drift_finding(monitor: str, kind: str, name: str, c: Mapping[str, Any]) -> 
     )
 
 
+def drifted_features(result: Mapping[str, Any], *, fdr_alpha: float = 0.05) -> list[str]:
+    """Features that count as drifted for alerting: the same multiple-testing control as the
+    window verdict (Benjamini-Hochberg over the p-value tests), and none at all when the window's
+    dataset rule did not fire (e.g. ``drift_rule = "share"`` below its share)."""
+    if not result.get("drift_detected"):
+        return []
+    features = result.get("features") or {}
+    p_tests = [(n, f) for n, f in features.items() if f.get("p_value") is not None]
+    keep = {n for n, f in features.items() if f.get("drift_detected") and f.get("p_value") is None}
+    if p_tests:
+        bh = benjamini_hochberg([float(f["p_value"]) for _, f in p_tests], alpha=fdr_alpha)
+        for (n, f), adj in zip(p_tests, bh.adjusted_p_values, strict=True):
+            if f.get("drift_detected") and adj < float(f.get("threshold") or 0.0):
+                keep.add(n)
+    return [n for n in features if n in keep]
+
+
 def findings_from_result(monitor: str, result: Mapping[str, Any], *, prediction: str | None = None) -> tuple[Finding, ...]:
     """One finding per flagged signal of a window result (the JSON contract dict).
 
@@ -59,9 +77,8 @@ def findings_from_result(monitor: str, result: Mapping[str, Any], *, prediction:
     alerts of windows stored before a crash interrupted their alert processing.
     """
     out: list[Finding] = []
-    for name, c in (result.get("features") or {}).items():
-        if c.get("drift_detected"):
-            out.append(_drift_finding(monitor, "data_drift", name, c))
+    for name in drifted_features(result):
+        out.append(_drift_finding(monitor, "data_drift", name, result["features"][name]))
     pred = result.get("prediction")
     if pred and pred.get("drift_detected"):
         out.append(_drift_finding(monitor, "prediction_drift", prediction or "prediction", pred))

@@ -147,10 +147,12 @@ class SourceWorker(threading.Thread):
         commit_interval_s: float = 1.0,
         stop_on_end: bool = True,
         label_sources: Sequence[Source] = (),
+        idle_wait_s: float = 0.0,
     ) -> None:
         super().__init__(name=f"source-{source.name}", daemon=True)
         self.source = source
         self.label_sources = tuple(label_sources)
+        self.idle_wait_s = float(idle_wait_s)  # sources whose poll never waits (SQL): pause when idle
         self._label_status: dict[str, SourceStatus] = {
             ls.name: SourceStatus(connected=False, reason="starting") for ls in self.label_sources
         }
@@ -253,6 +255,10 @@ class SourceWorker(threading.Thread):
                     self.flush_monitors()
                     self.commit()
                     break
+            if self.idle_wait_s > 0 and batch.n_rows == 0 and not batch.dead_letters:
+                if self._dirty:
+                    self.commit()
+                self.stop_event.wait(self.idle_wait_s)
 
     def process(self, batch: Batch) -> None:
         with self._lock:

@@ -26,7 +26,14 @@ from detectors.profile import Profile
 from monitor.alert_store import SqlAlertStore
 from monitor.alerting import build_alert_pipeline, build_sinks, window_evaluation
 from monitor.cli import load_profile
-from monitor.config import DriftwardenConfig, RowWindow, TimeWindow, describe_config, load_config
+from monitor.config import (
+    DriftwardenConfig,
+    RowWindow,
+    SqlSourceConfig,
+    TimeWindow,
+    describe_config,
+    load_config,
+)
 from monitor.evidently_report import write_drift_report
 from monitor.http import HttpServer, MonitorView, SourceView
 from monitor.labels import LabelMetrics
@@ -148,6 +155,7 @@ class Service:
                 on_windows=self._on_windows,
                 on_rows=self._on_rows,
                 stop_on_end=getattr(scfg, "at_end", "") == "exit",
+                idle_wait_s=scfg.poll_interval.total_seconds() if isinstance(scfg, SqlSourceConfig) else 0.0,
                 label_sources=[build_source(cfg.sources[ls], cfg, environ=self.environ) for ls in labels],
             )
             worker_ref.append(worker)

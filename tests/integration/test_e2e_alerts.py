@@ -383,12 +383,6 @@ def test_sigkill_after_slack_post_before_mark_posts_no_second_message(
 # ---- 4. a feature flag that the dataset verdict overrules -------------------------------------------
 
 
-@pytest.mark.xfail(
-    strict=False,
-    reason="suspected bug: monitor/alerting.py findings_from_result makes a data_drift finding of every "
-    "feature whose own test fired (uncorrected), although the window's verdict after Benjamini-Hochberg "
-    "(detectors/evaluation.py _dataset_drift) is no drift",
-)
 def test_a_feature_flag_without_dataset_drift_sends_no_alert(tmp_path: Path) -> None:
     # seed 71: income's KS p = 0.016 < 0.05 flags the feature, BH over 4 features does not
     with WebhookReceiver(SECRET) as hook:

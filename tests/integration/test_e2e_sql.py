@@ -287,11 +287,6 @@ def _scans(engine: Engine, table: str) -> int:
 
 
 @pytest.mark.postgres
-@pytest.mark.xfail(
-    strict=False,
-    reason="known bug: [sources.<sql>] poll_interval is parsed (monitor/config.py) but used nowhere; "
-    "SourceWorker._run (monitor/runtime.py) calls SqlSource.poll, which never waits, back to back",
-)
 def test_an_idle_sql_source_is_polled_once_per_poll_interval(
     tmp_path: Path, postgres_schema_url: str
 ) -> None:
