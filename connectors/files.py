@@ -345,8 +345,298 @@ def iter_table_chunks(table: Table, chunk_rows: int) -> Iterator[tuple[dict[str,
         yield {k: v[lo:hi] for k, v in table.columns.items()}, table.row_numbers[lo:hi]
 
 
+# --------------------------------------------------------------------------------------------
+# Streaming readers for FileSource: a file as a sequence of chunks, in bounded memory.
+# --------------------------------------------------------------------------------------------
+
+_SURROGATE_RE = re.compile("[\udc80-\udcff]")
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class _Chunk:
+    """Consecutive data rows of a file: the kept rows column-wise and the rows that became dead letters.
+
+    ``row_numbers`` are the 0-based data-row numbers of the kept rows; ``bad`` holds
+    (data-row number, dead-letter reason, detail) of the others, sorted by row number.
+    """
+
+    columns: dict[str, np.ndarray]
+    row_numbers: np.ndarray
+    bad: tuple[tuple[int, str, str], ...] = ()
+
+    @property
+    def n_rows(self) -> int:
+        return int(self.row_numbers.size)
+
+
+def _check_readable(path: Path) -> None:
+    try:
+        size = path.stat().st_size
+    except FileNotFoundError:
+        raise FileFormatError(f"{path}: no such file") from None
+    except OSError as exc:
+        raise FileFormatError(f"{path}: cannot read ({exc.strerror or exc})") from None
+    if path.is_dir():
+        raise FileFormatError(f"{path}: is a directory, not a file")
+    if size == 0:
+        raise FileFormatError(f"{path}: file is empty")
+
+
+def _read_csv_header(path: Path) -> list[str]:
+    """The header record, checked as :func:`read_table` checks it."""
+    line = 0
+    record: list[str] = []
+    try:
+        with path.open("r", encoding="utf-8-sig", errors="surrogateescape", newline="") as fh:
+            for rec in csv.reader(fh):
+                line += 1
+                if not _is_blank_record(rec):
+                    record = rec
+                    break
+    except csv.Error as exc:
+        raise FileFormatError(f"{path}: not a readable CSV file (header: {exc})") from None
+    if not record:
+        raise FileFormatError(f"{path}: file is empty (no header)")
+    for name in record:
+        m = _SURROGATE_RE.search(name)
+        if m is not None:
+            bad = ord(m.group()) - 0xDC00
+            raise FileFormatError(f"{path}: line {line}: not valid UTF-8 (byte 0x{bad:02x} in the header)")
+    if len(set(record)) != len(record):
+        dupes = sorted({h for h in record if record.count(h) > 1})
+        raise FileFormatError(f"{path}: duplicate column names in the header ({', '.join(map(repr, dupes))})")
+    return record
+
+
+def _record_cut(buf: bytes, lines: int) -> int:
+    """End offset of the first ``lines`` lines of ``buf`` that ends a CSV record, or 0 if there is none.
+
+    A newline ends a record when the double quotes before it are balanced (RFC 4180 quoting).
+    """
+    newlines = np.flatnonzero(np.frombuffer(buf, dtype=np.uint8) == 10)
+    if newlines.size == 0:
+        return 0
+    k = min(lines, newlines.size) - 1
+    cut = int(newlines[k]) + 1
+    quotes = buf.count(b'"', 0, cut)
+    while quotes % 2:
+        k += 1
+        if k >= newlines.size:
+            return 0
+        nxt = int(newlines[k]) + 1
+        quotes += buf.count(b'"', cut, nxt)
+        cut = nxt
+    return cut
+
+
+def _csv_blocks(path: Path, chunk_rows: int) -> Iterator[bytes]:
+    """The bytes of the file in blocks of about ``chunk_rows`` lines, each ending at a record boundary."""
+    max_pending = 256 << 20
+    buf = b""
+    with path.open("rb") as fh:
+        eof = False
+        while True:
+            while not eof and buf.count(b"\n") <= chunk_rows:
+                more = fh.read(max(1 << 16, min(chunk_rows * 64, 8 << 20)))
+                if not more:
+                    eof = True
+                buf += more
+            cut = _record_cut(buf, chunk_rows) if not eof else len(buf)
+            if cut == 0 and not eof:
+                if len(buf) > max_pending:  # unbalanced quotes: give up on record boundaries
+                    cut = buf.rfind(b"\n") + 1 or len(buf)
+                else:
+                    more = fh.read(8 << 20)
+                    eof = not more
+                    buf += more
+                    continue
+            block, buf = buf[:cut], buf[cut:]
+            if block:
+                yield block
+            if eof and not buf:
+                return
+
+
+def _iter_csv_chunks(path: Path, chunk_rows: int) -> Iterator[_Chunk]:
+    """CSV in blocks of whole records, each parsed exactly as :func:`read_table` parses a file."""
+    header = _read_csv_header(path)
+    out = io.StringIO()
+    csv.writer(out).writerow(header)
+    header_text = out.getvalue()
+    start = 0
+    seen_header = False
+    for raw in _csv_blocks(path, chunk_rows):
+        block = raw if seen_header else raw.removeprefix(b"\xef\xbb\xbf")
+        if not seen_header and not block.strip():
+            continue  # blank lines before the header
+        prefix = header_text if seen_header else ""
+        seen_header = True
+        try:
+            text = prefix + block.decode("utf-8")
+        except UnicodeDecodeError:
+            chunk, n = _csv_records_chunk(
+                path, prefix + block.decode("utf-8", "surrogateescape"), header, start
+            )
+        else:
+            chunk, n = _csv_text_chunk(path, text, start)
+        start += n
+        if n:
+            yield chunk
+
+
+def _csv_text_chunk(path: Path, text: str, start: int) -> tuple[_Chunk, int]:
+    """A block (with its header line) parsed by :func:`_read_csv_text`; also its number of data rows."""
+    frame, bad = _read_csv_text(path, text)
+    positions = np.asarray([p for p, _ in bad], dtype=np.int64)
+    total = len(frame) + len(bad)
+    keep = np.setdiff1d(np.arange(total, dtype=np.int64), positions)
+    if keep.size != len(frame):  # as read_table: never misalign
+        keep = np.arange(len(frame), dtype=np.int64)
+    chunk = _Chunk(
+        columns=_frame_to_columns(frame),
+        row_numbers=keep + start,
+        bad=tuple((int(p) + start, "malformed_row", r) for p, r in bad),
+    )
+    return chunk, total
+
+
+def _csv_records_chunk(path: Path, text: str, header: list[str], start: int) -> tuple[_Chunk, int]:
+    """A block with bytes that are not UTF-8, split by the csv module: such records become dead letters."""
+    good = io.StringIO()
+    writer = csv.writer(good)
+    writer.writerow(header)
+    numbers: list[int] = []
+    bad: list[tuple[int, str, str]] = []
+    position = -1  # the header record
+    try:
+        for record in csv.reader(io.StringIO(text)):
+            if _is_blank_record(record):
+                continue
+            if position >= 0:
+                if any(_SURROGATE_RE.search(v) for v in record):
+                    bad.append((position + start, "invalid_utf8", "not valid UTF-8"))
+                elif len(record) > len(header):
+                    detail = f"expected {len(header)} fields, saw {len(record)}"
+                    bad.append((position + start, "malformed_row", detail))
+                else:
+                    writer.writerow(record)
+                    numbers.append(position + start)
+            position += 1
+    except csv.Error as exc:
+        raise FileFormatError(
+            f"{path}: not a readable CSV file (data row {start + position + 1}: {exc})"
+        ) from None
+    rows = np.asarray(numbers, dtype=np.int64)
+    if numbers:
+        frame, _ = _parse_csv(path, good.getvalue())
+        columns = _frame_to_columns(frame)
+    else:
+        columns = {}
+    return _Chunk(columns=columns, row_numbers=rows, bad=tuple(bad)), position
+
+
+def _iter_jsonl_chunks(path: Path, chunk_rows: int) -> Iterator[_Chunk]:
+    """JSON Lines in blocks of ``chunk_rows`` data rows, split on ``\\n`` only (as :func:`read_table`)."""
+    names: dict[str, None] = {}
+    records: list[dict[str, Any]] = []
+    numbers: list[int] = []
+    bad: list[tuple[int, str, str]] = []
+    row = 0
+    line_no = 0
+    with path.open("rb") as fh:
+        for raw in fh:
+            line_no += 1
+            line = raw.removesuffix(b"\n").removesuffix(b"\r")
+            if line_no == 1:
+                line = line.removeprefix(b"\xef\xbb\xbf")
+            if not line.strip():
+                continue
+            try:
+                obj = orjson.loads(line)
+            except orjson.JSONDecodeError:
+                try:
+                    text = line.decode("utf-8")
+                except UnicodeDecodeError as exc:
+                    bad.append(
+                        (
+                            row,
+                            "invalid_utf8",
+                            f"line {line_no}: not valid UTF-8 (byte 0x{line[exc.start]:02x})",
+                        )
+                    )
+                else:
+                    if not text.strip():  # only Unicode whitespace: a blank line for read_table too
+                        continue
+                    bad.append((row, "malformed_row", "invalid JSON"))
+            else:
+                if isinstance(obj, dict):
+                    records.append(obj)
+                    numbers.append(row)
+                else:
+                    bad.append((row, "malformed_row", "not a JSON object"))
+            row += 1
+            if len(numbers) + len(bad) >= chunk_rows:
+                yield _jsonl_chunk(records, numbers, bad, names)
+                records, numbers, bad = [], [], []
+    if numbers or bad:
+        yield _jsonl_chunk(records, numbers, bad, names)
+
+
+def _jsonl_chunk(
+    records: list[dict[str, Any]], numbers: list[int], bad: list[tuple[int, str, str]], names: dict[str, None]
+) -> _Chunk:
+    columns = rows_to_columns(records)
+    for name in columns:
+        names.setdefault(name, None)
+    n = len(records)
+    out: dict[str, np.ndarray] = {}
+    for name in names:  # a field seen in an earlier chunk stays a column (all missing here)
+        out[name] = columns[name] if name in columns else np.full(n, np.nan)
+    return _Chunk(columns=out, row_numbers=np.asarray(numbers, dtype=np.int64), bad=tuple(bad))
+
+
+def _open_parquet(path: Path) -> Any:
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    _check_readable(path)
+    try:
+        return pq.ParquetFile(path)
+    except (pa.ArrowInvalid, pa.ArrowIOError, OSError) as exc:
+        msg = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise FileFormatError(f"{path}: not a readable Parquet file ({msg})") from None
+
+
+def _iter_parquet_chunks(parquet: Any, chunk_rows: int, skip_rows: int) -> Iterator[_Chunk]:
+    """Record batches of a ``pyarrow.parquet.ParquetFile``; whole row groups before ``skip_rows`` are not read."""
+    import pyarrow as pa
+
+    meta = parquet.metadata
+    first_group = 0
+    start = 0
+    while first_group < meta.num_row_groups and start + meta.row_group(first_group).num_rows <= skip_rows:
+        start += meta.row_group(first_group).num_rows
+        first_group += 1
+    groups = list(range(first_group, meta.num_row_groups))
+    if not groups:
+        return
+    for batch in parquet.iter_batches(batch_size=chunk_rows, row_groups=groups):
+        lo = max(skip_rows - start, 0)
+        n = batch.num_rows
+        if lo >= n:
+            start += n
+            continue
+        if lo:
+            batch = batch.slice(lo)
+        frame = pa.Table.from_batches([batch]).to_pandas()
+        yield _Chunk(
+            columns=_frame_to_columns(frame), row_numbers=np.arange(start + lo, start + n, dtype=np.int64)
+        )
+        start += n
+
+
 class FileSource:
-    """A file replayed as a stream (the embedded demo and batch backfills).
+    """A file replayed as a stream (the embedded demo and batch backfills), read in bounded memory.
 
     Parameters
     ----------
@@ -359,8 +649,27 @@ class FileSource:
         row (the demo), ``"exit"`` reports ``end_of_data`` so the daemon can stop (batch jobs).
     clock, sleep:
         Injected time functions (tests drive the pace without sleeping).
+    chunk_rows:
+        Data rows read from the file at a time (CSV with ``pandas.read_csv(chunksize=...)``, Parquet
+        with ``ParquetFile.iter_batches``, JSON Lines line by line); memory is bounded by one chunk,
+        whatever the file size. A batch never spans two chunks.
 
-    The checkpoint is ``{"row": n, "loop": k}``: rows of the file delivered so far in the current loop.
+    Notes
+    -----
+    The checkpoint is ``{"row": n, "loop": k}``: ``n`` rows of the file delivered so far in loop
+    ``k`` (as before the streaming reader). Rows that cannot be parsed (ragged CSV lines, JSON lines
+    that are not objects, lines with bytes that are not UTF-8) are dead letters with their 0-based
+    data-row position ``row=<p>`` and reason ``malformed_row`` or ``invalid_utf8``; a batch reports
+    every such row up to the next row it did not deliver, so the checkpoint after it is exact and
+    :meth:`open` skips them with the delivered rows (each is reported once). A file whose rows are
+    all malformed reports them again after a restart at row 0. Dead letters are reported in the
+    first loop only. Unlike :func:`read_table`, a byte that is not UTF-8 costs only its row; in the
+    header it is a :class:`FileFormatError` naming the line.
+
+    Column kinds are inferred per chunk (a numeric column may come as int in one chunk and float
+    or text in another); the monitor parses values, so its statistics do not depend on it.
+    ``status().lag`` is the number of rows left: known from the metadata for Parquet, and for CSV
+    and JSON Lines once the end of the file was reached (empty before that).
     """
 
     def __init__(
@@ -372,33 +681,134 @@ class FileSource:
         at_end: AtEnd = "idle",
         clock: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], None] = time.sleep,
+        chunk_rows: int = 65_536,
     ) -> None:
         if rows_per_second < 0:
             raise ValueError(f"rows_per_second must be >= 0, got {rows_per_second!r}")
         if at_end not in ("idle", "loop", "exit"):
             raise ValueError(f"at_end must be 'idle', 'loop' or 'exit', got {at_end!r}")
+        if chunk_rows <= 0:
+            raise ValueError(f"chunk_rows must be positive, got {chunk_rows!r}")
         self.name = name
         self.path = Path(path)
         self.rows_per_second = float(rows_per_second)
         self.at_end: AtEnd = at_end
+        self.chunk_rows = int(chunk_rows)
         self._clock = clock
         self._sleep = sleep
-        self._table: Table | None = None
+        self._opened = False
+        self._chunks: Iterator[_Chunk] | None = None
+        self._chunk: _Chunk | None = None
+        self._i = 0  # next kept row of the chunk
+        self._j = 0  # next dead row of the chunk
+        self._eof = True
         self._pos = 0
         self._loop = 0
+        self._total: int | None = None  # rows of the file, once known
+        self._pending_dead: list[DeadLetter] = []
         self._budget = 0.0
         self._last = clock()
-        self._malformed_reported = False
+
+    # -- reading ----------------------------------------------------------------------------------
+
+    def _start(self, skip_rows: int) -> None:
+        """(Re)open the file at the first row and skip ``skip_rows`` delivered rows."""
+        self._close_chunks()
+        fmt = file_format(self.path)
+        if fmt == "parquet":
+            parquet = _open_parquet(self.path)
+            self._total = int(parquet.metadata.num_rows)
+            if self._total == 0:
+                raise FileFormatError(f"{self.path}: no data rows")
+            skip_rows = min(skip_rows, self._total)
+            self._chunks = _iter_parquet_chunks(parquet, self.chunk_rows, skip_rows)
+            delivered, skip_rows = skip_rows, 0
+        else:
+            _check_readable(self.path)
+            if fmt == "csv":
+                self._chunks = _iter_csv_chunks(self.path, self.chunk_rows)
+            else:
+                self._chunks = _iter_jsonl_chunks(self.path, self.chunk_rows)
+            delivered = 0
+        self._chunk, self._i, self._j, self._eof = None, 0, 0, False
+        self._pending_dead = []
+        report = delivered == 0 and skip_rows == 0 and self._loop == 0
+        seen_any = self._next_chunk()
+        if not seen_any and delivered == 0:
+            raise FileFormatError(f"{self.path}: no data rows")
+        while skip_rows > 0 and self._chunk is not None:
+            take = min(skip_rows, self._chunk.n_rows - self._i)
+            self._i += take
+            skip_rows -= take
+            delivered += take
+            if self._i >= self._chunk.n_rows and skip_rows > 0:
+                self._next_chunk()
+        if skip_rows > 0:
+            logger.warning(
+                "file source checkpoint beyond the end source=%s path=%s row=%d rows=%d",
+                self.name,
+                self.path,
+                delivered + skip_rows,
+                delivered,
+            )
+        self._settle(report)
+        self._pos = delivered
+        if self._eof:
+            self._total = delivered
+
+    def _next_chunk(self) -> bool:
+        """Move to the next chunk; False (and ``_eof``) at the end of the file."""
+        assert self._chunks is not None
+        chunk = next(self._chunks, None)
+        self._chunk, self._i, self._j = chunk, 0, 0
+        if chunk is None:
+            self._eof = True
+            return False
+        return True
+
+    def _settle(self, report: bool) -> None:
+        """Consume the dead rows before the next kept row (across chunks), keeping them as dead letters if ``report``."""
+        while self._chunk is not None:
+            chunk = self._chunk
+            limit = int(chunk.row_numbers[self._i]) if self._i < chunk.n_rows else None
+            while self._j < len(chunk.bad) and (limit is None or chunk.bad[self._j][0] < limit):
+                if report:
+                    p, reason, detail = chunk.bad[self._j]
+                    self._pending_dead.append(
+                        DeadLetter(source=self.name, position=f"row={p}", reason=reason, detail=detail)
+                    )
+                self._j += 1
+            if limit is not None:
+                return
+            self._next_chunk()
+
+    def _close_chunks(self) -> None:
+        chunks = self._chunks
+        self._chunks, self._chunk = None, None
+        close = getattr(chunks, "close", None)
+        if close is not None:
+            close()
+
+    # -- Source -----------------------------------------------------------------------------------
 
     def open(self, checkpoint: Checkpoint | None) -> None:
         file_format(self.path)
-        self._table = read_table(self.path)
-        self._pos = int(checkpoint.get("row", 0)) if checkpoint else 0
+        row = int(checkpoint.get("row", 0)) if checkpoint else 0
         self._loop = int(checkpoint.get("loop", 0)) if checkpoint else 0
-        self._malformed_reported = self._pos > 0 or self._loop > 0
+        if row < 0:
+            raise ValueError(f"checkpoint row must be >= 0, got {row!r}")
+        self._start(row)
+        self._opened = True
         self._last = self._clock()
         self._budget = 0.0
-        logger.info("file source opened source=%s path=%s rows=%d", self.name, self.path, self._table.n_rows)
+        logger.info(
+            "file source opened source=%s path=%s row=%d loop=%d rows=%s",
+            self.name,
+            self.path,
+            self._pos,
+            self._loop,
+            "unknown" if self._total is None else self._total,
+        )
 
     def _allowance(self, max_rows: int, timeout_s: float) -> int:
         if self.rows_per_second <= 0:
@@ -420,36 +830,38 @@ class FileSource:
         return allowed
 
     def poll(self, max_rows: int, timeout_s: float) -> Batch:
-        table = self._table
-        if table is None:
+        if not self._opened:
             raise ConnectorError(f"source {self.name}: poll() before open()")
-        if self._pos >= table.n_rows:
-            if self.at_end == "loop" and table.n_rows > 0:
-                self._pos = 0
-                self._loop += 1
-            else:
-                if self.at_end == "idle" and timeout_s > 0:
-                    self._sleep(min(timeout_s, 0.5))
-                return Batch(checkpoint=self.checkpoint(), end_of_data=self.at_end == "exit")
-        n = min(self._allowance(max_rows, timeout_s), table.n_rows - self._pos)
+        if self._eof and self.at_end == "loop" and self._pos > 0:
+            self._loop += 1
+            self._start(0)
+        if self._eof:
+            dead, self._pending_dead = self._pending_dead, []
+            if not dead and self.at_end != "exit" and timeout_s > 0:
+                self._sleep(min(timeout_s, 0.5))
+            return Batch(dead_letters=dead, checkpoint=self.checkpoint(), end_of_data=self.at_end == "exit")
+        chunk = self._chunk
+        assert chunk is not None
+        allowed = self._allowance(max_rows, timeout_s)
+        n = min(allowed, chunk.n_rows - self._i)
+        if self.rows_per_second > 0:
+            self._budget += allowed - n  # rows the end of a chunk held back stay allowed
         if n <= 0:
             return Batch(checkpoint=self.checkpoint())
-        lo, hi = self._pos, self._pos + n
-        cols = {k: v[lo:hi] for k, v in table.columns.items()}
-        self._pos = hi
-        dead: list[DeadLetter] = []
-        if not self._malformed_reported:
-            self._malformed_reported = True
-            dead = [
-                DeadLetter(source=self.name, position=f"row={p}", reason="malformed_row", detail=r)
-                for p, r in zip(table.malformed_positions, table.malformed_reasons, strict=False)
-            ]
+        lo, hi = self._i, self._i + n
+        cols = {k: v[lo:hi] for k, v in chunk.columns.items()}
+        self._i = hi
+        self._pos += n
+        self._settle(self._loop == 0)
+        if self._eof:
+            self._total = self._pos
+        dead, self._pending_dead = self._pending_dead, []
         return Batch(
             columns=cols,
             n_columnar_rows=n,
             dead_letters=dead,
             checkpoint=self.checkpoint(),
-            end_of_data=self.at_end == "exit" and self._pos >= table.n_rows,
+            end_of_data=self.at_end == "exit" and self._eof,
         )
 
     def checkpoint(self) -> dict[str, int]:
@@ -459,9 +871,12 @@ class FileSource:
         """Nothing upstream to tell: the store's checkpoint is the file position."""
 
     def status(self) -> SourceStatus:
-        if self._table is None:
+        if not self._opened:
             return SourceStatus(connected=False, reason="not opened")
-        return SourceStatus(connected=True, lag={"0": max(self._table.n_rows - self._pos, 0)})
+        if self._total is None:
+            return SourceStatus(connected=True)
+        return SourceStatus(connected=True, lag={"0": max(self._total - self._pos, 0)})
 
     def close(self) -> None:
-        self._table = None
+        self._close_chunks()
+        self._opened = False
