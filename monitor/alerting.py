@@ -79,6 +79,9 @@ def findings_from_result(monitor: str, result: Mapping[str, Any], *, prediction:
     out: list[Finding] = []
     for name in drifted_features(result):
         out.append(_drift_finding(monitor, "data_drift", name, result["features"][name]))
+    for method, mv in (result.get("multivariate") or {}).items():
+        if mv.get("drift_detected") and result.get("drift_detected"):
+            out.append(_drift_finding(monitor, "data_drift", f"multivariate:{method}", mv))
     pred = result.get("prediction")
     if pred and pred.get("drift_detected"):
         out.append(_drift_finding(monitor, "prediction_drift", prediction or "prediction", pred))

@@ -381,6 +381,7 @@ class DetectorsConfig:
     drift_share: float = 0.5
     concept: str | None = "adwin"
     quality: QualityConfig = QualityConfig()
+    multivariate: bool = False
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -1287,6 +1288,7 @@ class _Reader:
                 "drift_share",
                 "concept",
                 "quality",
+                "multivariate",
             ),
         )
         if not t.valid:
@@ -1312,6 +1314,7 @@ class _Reader:
             drift_share=share,
             concept=self.read_concept(t),
             quality=self.read_quality(f"{key}.quality", t.get("quality")),
+            multivariate=t.boolean("multivariate", default=False),
         )
 
     def read_concept(self, t: _Table) -> str | None:

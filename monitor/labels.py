@@ -26,7 +26,6 @@ import numpy as np
 import orjson
 from prometheus_client import CollectorRegistry, Gauge
 
-from detectors.concept import ConceptDriftMonitor, ConceptMonitorState
 from detectors.profile import Profile
 from detectors.result import PerformanceVerdict
 from detectors.sketch import WindowSketch
@@ -132,20 +131,7 @@ class _PairSample:
         self.seen = int(state.get("seen", 0))
 
 
-class RestorableTracker(ModelTracker):
-    """A :class:`ModelTracker` whose concept detectors survive a restart.
-
-    ``ModelTracker.restore`` calls ``ConceptDriftMonitor.restore``, which does not exist; this
-    rebuilds the detector from its snapshot instead (remove once model_tracking is fixed).
-    """
-
-    def restore(self, state: Mapping[str, Any]) -> None:
-        if self.concept is not None and state.get("concept"):
-            self.concept = ConceptDriftMonitor.from_state(ConceptMonitorState.from_dict(state["concept"]))
-            self._labelled_since_verdict = int(state.get("labelled_since_verdict", 0))
-
-
-class JoinedTracker(RestorableTracker):
+class JoinedTracker(ModelTracker):
     """A :class:`ModelTracker` whose labels come from a second source, joined by id.
 
     The concept detectors see the joined pairs in label-arrival order; a window's performance is

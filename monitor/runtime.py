@@ -20,7 +20,7 @@ from detectors.profile import Profile
 from detectors.result import WindowResult
 from detectors.sketch import WindowSketch
 from monitor.config import MonitorConfig, RowWindow, TimeWindow
-from monitor.labels import JoinedTracker, LabelJoin, RestorableTracker, decode_prediction
+from monitor.labels import JoinedTracker, LabelJoin, decode_prediction
 from monitor.pipeline import MonitorPipeline, WindowSpec
 from monitor.report import to_json
 from monitor.scaleout import ReplicaWindows
@@ -74,14 +74,16 @@ class MonitorRuntime:
             ),
             expected_rows=cfg.expected_rows_per_window,
             freshness_s=cfg.freshness.total_seconds() if cfg.freshness else None,
-            concept_method=cfg.detectors.concept,
+            concept_method=cfg.detectors.concept if cfg.detectors.concept is not None else "none",
         )
         self.labels: LabelJoin | None = None
-        self.pipeline.tracker = RestorableTracker(profile, concept_method=cfg.detectors.concept)
         if cfg.labels is not None:
             self.labels = LabelJoin(cfg.name, cfg.labels, profile)
             if self.labels.enabled:
-                self.pipeline.tracker = JoinedTracker(profile, concept_method=cfg.detectors.concept)
+                self.pipeline.tracker = JoinedTracker(
+                    profile,
+                    concept_method=cfg.detectors.concept if cfg.detectors.concept is not None else "none",
+                )
         self.replica: ReplicaWindows | None = None  # set by the service for replicas > 1
         self.next_row = 0
         self.last_data_at: float | None = None

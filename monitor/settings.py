@@ -43,7 +43,13 @@ def evaluation_settings(
     if cfg.expected_false_alarms is not None and window_seconds:
         per_window = min(cfg.expected_false_alarms * window_seconds, 0.5)
         p_threshold = max(per_window / max(n_columns, 1), 1e-12)
+    multivariate: tuple[str, ...] = ()
+    if cfg.multivariate:
+        from detectors.window_multivariate import MULTIVARIATE_METHODS
+
+        multivariate = MULTIVARIATE_METHODS
     return EvaluationSettings(
+        multivariate=multivariate,
         p_value_threshold=p_threshold,
         methods=MappingProxyType(dict(cfg.methods)),
         thresholds=MappingProxyType({k: float(v) for k, v in cfg.thresholds.items()}),
