@@ -290,6 +290,47 @@ def stop(procs: Sequence[Proc]) -> None:
             p.popen.wait(10)
 
 
+def daemon_cpu_s(procs: Sequence[Proc]) -> float:
+    """CPU seconds (user + system) used so far by the daemons (the children of ``timeout``)."""
+    tick = os.sysconf("SC_CLK_TCK")
+    total = 0.0
+    for p in procs:
+        try:
+            kids = Path(f"/proc/{p.popen.pid}/task/{p.popen.pid}/children").read_text().split()
+            for kid in kids:
+                fields = Path(f"/proc/{kid}/stat").read_text().rsplit(")", 1)[1].split()
+                total += (int(fields[11]) + int(fields[12])) / tick
+        except (FileNotFoundError, ProcessLookupError):
+            continue
+    return total
+
+
+def machine_busy_s() -> float:
+    """CPU seconds the whole machine spent busy (all cores; not idle, not iowait) since boot."""
+    fields = [int(v) for v in Path("/proc/stat").read_text().splitlines()[0].split()[1:]]
+    return (sum(fields) - fields[3] - fields[4]) / os.sysconf("SC_CLK_TCK")
+
+
+class CpuMeter:
+    """Daemon and machine CPU between :meth:`begin` and :meth:`end` (wall clock in between)."""
+
+    def __init__(self) -> None:
+        self.start: tuple[float, float, float] | None = None
+        self.result: dict[str, float] = {}
+
+    def begin(self, procs: Sequence[Proc]) -> None:
+        self.start = (time.time(), daemon_cpu_s(procs), machine_busy_s())
+
+    def end(self, procs: Sequence[Proc]) -> None:
+        assert self.start is not None
+        wall = time.time() - self.start[0]
+        self.result = {
+            "cpu_wall_s": wall,
+            "daemon_cpu_pct": 100 * (daemon_cpu_s(procs) - self.start[1]) / wall,
+            "machine_busy_pct": 100 * (machine_busy_s() - self.start[2]) / wall,
+        }
+
+
 def wait_until(check: Callable[[], Any], procs: Sequence[Proc], timeout_s: float, what: str) -> Any:
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
@@ -358,13 +399,17 @@ def run_row_windows(
     expected = rows // window_rows
     procs = [start(config, work / "daemon.log", limit_s)]
     t_launch = time.time()
+    meter = CpuMeter()
     try:
+        wait_until(lambda: ASSIGNED in procs[0].text(), procs, 120, f"assignment ({name})")
+        meter.begin(procs)
         wait_until(
             lambda: len(evaluated_lines(procs)) >= expected,
             procs,
             limit_s - 5,
             f"{expected} windows ({name})",
         )
+        meter.end(procs)
     finally:
         stop(procs)
     text = procs[0].text()
@@ -381,6 +426,7 @@ def run_row_windows(
         "startup_s": t0 - t_launch,
         "evaluated_s": t_end - t0,
         "consumed_s": None,
+        **meter.result,
     }
 
 
@@ -438,6 +484,8 @@ def run_scaleout(
     try:
         # the store is created by the daemons; open it once they have started
         wait_until(lambda: ASSIGNED in "".join(p.text() for p in procs), procs, 120, f"assignment ({name})")
+        meter = CpuMeter()
+        meter.begin(procs)
         store = Store.open(url)
 
         def consumed() -> float | None:
@@ -446,6 +494,7 @@ def run_scaleout(
             return time.time() if sum(int(v) for v in cp.values()) >= rows else None
 
         t_consumed = wait_until(consumed, procs, limit_s - 30, f"all rows consumed ({name})")
+        meter.end(procs)
         markers = frame(PARTITIONS, seed=99, base=base, start_row=10**9)
         markers["ts"] = (base + pd.Timedelta(hours=WINDOW_HOURS + 10)).strftime("%Y-%m-%dT%H:%M:%SZ")
         produce(bootstrap, topic, [orjson.dumps(r) for r in records(markers)], PARTITIONS)
@@ -475,6 +524,7 @@ def run_scaleout(
         "evaluated_s": lines[-1][0] - t0,
         "consumed_s": t_consumed - t0,
         "late_warnings": logs.count("counted late") + logs.count("late partial windows dropped"),
+        **meter.result,
     }
 
 
@@ -503,6 +553,12 @@ def child(cmd: list[str], limit_s: int) -> dict[str, Any]:
     if out.returncode != 0:
         raise RuntimeError(f"{cmd[0]} failed ({out.returncode}):\n{out.stderr[-3000:]}")
     return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def cpu_note(r: dict[str, Any]) -> str:
+    if "daemon_cpu_pct" not in r:
+        return "CPU not measured"
+    return f"daemon CPU {r['daemon_cpu_pct']:.0f}%, machine busy {r['machine_busy_pct']:.0f}% (of 200%)"
 
 
 def markdown(lines: Sequence[Line]) -> str:
@@ -621,7 +677,8 @@ def main(argv: list[str] | None = None) -> int:
                 ceiling="one-row",
                 ratio=rate / ceilings["one-row"]["rows_per_s"],
                 speedup=None,
-                note=f"{r['windows']} row windows of {args.window_rows:,}, SQLite; to last window evaluated",
+                note=f"{r['windows']} row windows of {args.window_rows:,}, SQLite; to last window "
+                f"evaluated; {cpu_note(r)}",
             )  # fmt: skip
         )
     if "batched" in runs:
@@ -636,7 +693,8 @@ def main(argv: list[str] | None = None) -> int:
                 ceiling="batched",
                 ratio=rate / ceilings["batched"]["rows_per_s"],
                 speedup=None,
-                note=f"{r['windows']} row windows of {args.window_rows:,}, SQLite; to last window evaluated",
+                note=f"{r['windows']} row windows of {args.window_rows:,}, SQLite; to last window "
+                f"evaluated; {cpu_note(r)}",
             )  # fmt: skip
         )
     base_rates: dict[str, float] = {}
@@ -658,7 +716,8 @@ def main(argv: list[str] | None = None) -> int:
                     ceiling="4-part",
                     ratio=rate / ceilings["4-part"]["rows_per_s"],
                     speedup=rate / base_rates[phase] if n == 2 and phase in base_rates else None,
-                    note=f"{r['windows']} 1-h windows, PostgreSQL; late warnings {r['late_warnings']}",
+                    note=f"{r['windows']} 1-h windows, PostgreSQL; late warnings {r['late_warnings']}; "
+                    f"{cpu_note(r)} (to consumed)",
                 )  # fmt: skip
             )
     results["table"] = [asdict(t) for t in table]
