@@ -349,7 +349,7 @@ def test_memory_stays_bounded_on_a_2m_row_csv(tmp_path: Path) -> None:
     rng = np.random.default_rng(0)
     with path.open("w") as fh:
         fh.write("a,b,c,d,e,f\n")
-        for lo in range(0, rows, 200_000):
+        for _ in range(0, rows, 200_000):
             block = rng.normal(size=(200_000, 6)).round(6)
             fh.write("\n".join(",".join(map(str, r)) for r in block.tolist()) + "\n")
     base = _rss_kib()
