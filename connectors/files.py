@@ -601,7 +601,7 @@ def _open_parquet(path: Path) -> Any:
 
     _check_readable(path)
     try:
-        return pq.ParquetFile(path)
+        return pq.ParquetFile(path, pre_buffer=False, buffer_size=1 << 20)  # read column pages as needed
     except (pa.ArrowInvalid, pa.ArrowIOError, OSError) as exc:
         msg = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise FileFormatError(f"{path}: not a readable Parquet file ({msg})") from None
