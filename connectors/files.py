@@ -650,14 +650,16 @@ class FileSource:
     clock, sleep:
         Injected time functions (tests drive the pace without sleeping).
     chunk_rows:
-        Data rows read from the file at a time (CSV with ``pandas.read_csv(chunksize=...)``, Parquet
-        with ``ParquetFile.iter_batches``, JSON Lines line by line); memory is bounded by one chunk,
-        whatever the file size. A batch never spans two chunks.
+        Rows read from the file at a time; memory is bounded by one chunk, whatever the file size.
+        CSV: blocks of about ``chunk_rows`` lines cut at record boundaries (balanced double quotes),
+        each parsed by ``pandas.read_csv`` exactly as :func:`read_table` parses a whole file (ragged
+        and blank lines, a first row wider than the header); Parquet: ``ParquetFile.iter_batches``
+        without pre-buffering; JSON Lines: line by line. A batch never spans two chunks.
 
     Notes
     -----
     The checkpoint is ``{"row": n, "loop": k}``: ``n`` rows of the file delivered so far in loop
-    ``k`` (as before the streaming reader). Rows that cannot be parsed (ragged CSV lines, JSON lines
+    ``k``, malformed rows not counted (as before the streaming reader). Rows that cannot be parsed (ragged CSV lines, JSON lines
     that are not objects, lines with bytes that are not UTF-8) are dead letters with their 0-based
     data-row position ``row=<p>`` and reason ``malformed_row`` or ``invalid_utf8``; a batch reports
     every such row up to the next row it did not deliver, so the checkpoint after it is exact and
@@ -670,6 +672,10 @@ class FileSource:
     or text in another); the monitor parses values, so its statistics do not depend on it.
     ``status().lag`` is the number of rows left: known from the metadata for Parquet, and for CSV
     and JSON Lines once the end of the file was reached (empty before that).
+
+    :meth:`open` skips to the checkpoint without building rows: whole Parquet row groups are not
+    read; CSV and JSON Lines chunks before it are still parsed (which rows are malformed is only
+    known by parsing), so a restart near the end of a large text file takes about one read of it.
     """
 
     def __init__(
