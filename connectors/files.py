@@ -457,18 +457,30 @@ def _csv_blocks(path: Path, chunk_rows: int) -> Iterator[bytes]:
                 return
 
 
-def _iter_csv_chunks(path: Path, chunk_rows: int) -> Iterator[_Chunk]:
-    """CSV in blocks of whole records, each parsed exactly as :func:`read_table` parses a file."""
+def _iter_csv_chunks(path: Path, chunk_rows: int, skip_rows: int = 0) -> Iterator[_Chunk]:
+    """CSV in blocks of whole records, each parsed exactly as :func:`read_table` parses a file.
+
+    Blocks of plain records (see :func:`_plain_row_count`) that lie wholly within the first
+    ``skip_rows`` rows are counted, not parsed: they come as chunks without columns.
+    """
     header = _read_csv_header(path)
     out = io.StringIO()
     csv.writer(out).writerow(header)
     header_text = out.getvalue()
     start = 0
+    skipped = 0
     seen_header = False
     for raw in _csv_blocks(path, chunk_rows):
         block = raw if seen_header else raw.removeprefix(b"\xef\xbb\xbf")
         if not seen_header and not block.strip():
             continue  # blank lines before the header
+        if seen_header and skipped < skip_rows:
+            n = _plain_row_count(block, len(header))
+            if n is not None and skipped + n <= skip_rows:
+                yield _Chunk(columns={}, row_numbers=np.arange(start, start + n, dtype=np.int64))
+                start += n
+                skipped += n
+                continue
         prefix = header_text if seen_header else ""
         seen_header = True
         try:
@@ -480,8 +492,35 @@ def _iter_csv_chunks(path: Path, chunk_rows: int) -> Iterator[_Chunk]:
         else:
             chunk, n = _csv_text_chunk(path, text, start)
         start += n
+        skipped += chunk.n_rows
         if n:
             yield chunk
+
+
+_BLANK_LINE_BYTES_RE = re.compile(rb"\n[ \t\r]*\n")
+
+
+def _plain_row_count(block: bytes, n_fields: int) -> int | None:
+    """Rows of a block of newline-terminated lines that are all well-formed records, else None.
+
+    Plain means: valid UTF-8, no double quote, no blank line, no line with more than ``n_fields``
+    fields. Every such line is one kept row for :func:`read_table`, so it can be counted unparsed.
+    """
+    if not block.endswith(b"\n") or b'"' in block or block.lstrip(b" \t\r").startswith(b"\n"):
+        return None
+    if _BLANK_LINE_BYTES_RE.search(block):
+        return None
+    try:
+        block.decode("utf-8")
+    except UnicodeDecodeError:
+        return None
+    data = np.frombuffer(block, dtype=np.uint8)
+    ends = np.flatnonzero(data == 10)
+    commas = np.searchsorted(np.flatnonzero(data == 44), ends)
+    fields = np.diff(commas, prepend=0) + 1
+    if fields.size and int(fields.max()) > n_fields:
+        return None
+    return int(ends.size)
 
 
 def _csv_text_chunk(path: Path, text: str, start: int) -> tuple[_Chunk, int]:
@@ -732,7 +771,7 @@ class FileSource:
         else:
             _check_readable(self.path)
             if fmt == "csv":
-                self._chunks = _iter_csv_chunks(self.path, self.chunk_rows)
+                self._chunks = _iter_csv_chunks(self.path, self.chunk_rows, skip_rows)
             else:
                 self._chunks = _iter_jsonl_chunks(self.path, self.chunk_rows)
             delivered = 0

@@ -226,23 +226,24 @@ def test_unreadable_files_fail_at_open(
         FileSource("f", path).open(None)
 
 
-@pytest.mark.parametrize("suffix", ["csv", "jsonl"])
-def test_restart_from_every_checkpoint_gives_the_rest_exactly_once(tmp_path: Path, suffix: str) -> None:
+@pytest.mark.parametrize(("suffix", "bad_share"), [("csv", 0.15), ("csv", 0.0), ("jsonl", 0.15)])
+def test_restart_from_every_checkpoint_gives_the_rest_exactly_once(
+    tmp_path: Path, suffix: str, bad_share: float
+) -> None:
     rng = np.random.default_rng(3)
     good = [(i, float(rng.normal())) for i in range(200)]
     lines: list[str] = []
     for i, x in good:
         if suffix == "csv":
             lines.append(f"{i},{x}")
-            if rng.uniform() < 0.15:
+            if rng.uniform() < bad_share:
                 lines.append("9,9,9")
         else:
             lines.append(f'{{"i": {i}, "x": {x}}}')
-            if rng.uniform() < 0.15:
+            if rng.uniform() < bad_share:
                 lines.append("{bad")
     if suffix == "csv":
-        lines = ["9,9,9", "i,x", *lines][1:]  # header first
-        text = "\n".join(lines) + "\n"
+        text = "i,x\n" + "\n".join(lines) + "\n"
     else:
         text = "{bad\n" + "\n".join(lines) + "\n[]\n"
     path = write(tmp_path, f"r.{suffix}", text)
@@ -263,6 +264,28 @@ def test_restart_from_every_checkpoint_gives_the_rest_exactly_once(tmp_path: Pat
         rest, rest_dead, _ = drain(again, 29)
         assert [r["i"] for r in rest] == [float(i) for i, _ in good[b.checkpoint["row"] :]]
         assert sorted(delivered_dead + [p for p, _ in rest_dead]) == sorted(all_dead)  # each exactly once
+
+
+def test_restart_counts_plain_csv_blocks_without_parsing_them(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import connectors.files as files
+
+    path = write(tmp_path, "p.csv", "a,b\n" + "".join(f"{i},{i % 7}\n" for i in range(5000)) + "7,8,9\n1,2\n")
+    parsed: list[int] = []
+    real = files._csv_text_chunk
+
+    def counting(path: Path, text: str, start: int) -> tuple[Any, int]:
+        parsed.append(start)
+        return real(path, text, start)
+
+    monkeypatch.setattr(files, "_csv_text_chunk", counting)
+    src = FileSource("f", path, at_end="exit", chunk_rows=100)
+    src.open({"row": 4990, "loop": 0})
+    rows, dead, _ = drain(src, 1000)
+    assert [r["a"] for r in rows] == [float(i) for i in range(4990, 5000)] + [1.0]
+    assert [p for p, _ in dead] == [5000]
+    assert len(parsed) <= 3  # the blocks before row 4900 were only counted
 
 
 def test_exit_idle_and_loop(tmp_path: Path) -> None:
