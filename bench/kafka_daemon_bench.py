@@ -161,8 +161,13 @@ def produce(bootstrap: str, topic: str, values: Sequence[bytes], partitions: int
     return time.perf_counter() - t0
 
 
-def ceiling_child(bootstrap: str, topic: str, messages: int, max_rows: int) -> dict[str, Any]:
-    """The bare loop (runs in its own process): poll, ``orjson.loads`` each value, count rows."""
+def ceiling_child(
+    bootstrap: str, topic: str, messages: int, max_rows: int, fetch_bytes: int
+) -> dict[str, Any]:
+    """The bare loop (runs in its own process): poll, ``orjson.loads`` each value, count rows.
+
+    ``fetch_bytes`` is the per-partition fetch size, as the daemon's (``max(1 MiB,
+    max_message_bytes)``)."""
     from kafka import KafkaConsumer
 
     consumer = KafkaConsumer(
@@ -170,7 +175,7 @@ def ceiling_child(bootstrap: str, topic: str, messages: int, max_rows: int) -> d
         group_id=f"bench-ceiling-{uuid.uuid4().hex[:8]}",
         enable_auto_commit=False,
         auto_offset_reset="earliest",
-        **CONSUMER_SETTINGS,
+        **(CONSUMER_SETTINGS | {"max_partition_fetch_bytes": fetch_bytes}),
     )
     consumer.subscribe([topic])
     loads = orjson.loads
@@ -207,6 +212,7 @@ def config_text(
     fmt: str,
     window: str,
     replicas: int,
+    source_extra: str = "",
 ) -> str:
     return f"""
 [service]
@@ -228,6 +234,7 @@ topic = "{topic}"
 group_id = "{group}"
 format = "{fmt}"
 start_offset = "earliest"
+{source_extra}
 
 [[monitors]]
 name = "m"
@@ -365,7 +372,12 @@ def evaluated_lines(procs: Sequence[Proc]) -> list[tuple[float, int, int]]:
 
 
 def first_assigned(procs: Sequence[Proc]) -> float:
-    times = [log_time(ln) for p in procs for ln in p.text().splitlines() if ASSIGNED in ln]
+    times = [
+        log_time(ln)
+        for p in procs
+        for ln in p.text().splitlines()
+        if ASSIGNED in ln and "partitions=[]" not in ln  # a replica left without partitions reads nothing
+    ]
     if not times:
         raise RuntimeError("no 'kafka partitions assigned' log line")
     return min(times)
@@ -381,6 +393,7 @@ def run_row_windows(
     rows: int,
     window_rows: int,
     limit_s: int,
+    source_extra: str = "",
 ) -> dict[str, Any]:
     """1 replica, row windows, SQLite: from partition assignment to the last full window evaluated."""
     work = OUT / name
@@ -400,6 +413,7 @@ def run_row_windows(
             fmt=fmt,
             window=f"{{ rows = {window_rows} }}",
             replicas=1,
+            source_extra=source_extra,
         )
     )
     expected = rows // window_rows
@@ -447,6 +461,7 @@ def run_scaleout(
     rows: int,
     base: pd.Timestamp,
     limit_s: int,
+    source_extra: str = "",
 ) -> dict[str, Any]:
     """``replicas = 2`` config, ``processes`` daemons in one group, a fresh PostgreSQL schema."""
     from sqlalchemy import create_engine, text
@@ -473,6 +488,7 @@ def run_scaleout(
             fmt="json",
             window='{ duration = "1h", timestamp = "ts", lateness = "2h" }',
             replicas=2,
+            source_extra=source_extra,
         )
     )
     # Replicas starting together on a fresh store race in Store.save_profile (read, then insert:
@@ -584,8 +600,8 @@ def markdown(lines: Sequence[Line]) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     if argv is None and len(sys.argv) > 1 and sys.argv[1] == "_ceiling":
-        bootstrap, topic, messages, max_rows = sys.argv[2:6]
-        print(json.dumps(ceiling_child(bootstrap, topic, int(messages), int(max_rows))))
+        bootstrap, topic, messages, max_rows, fetch_bytes = sys.argv[2:7]
+        print(json.dumps(ceiling_child(bootstrap, topic, int(messages), int(max_rows), int(fetch_bytes))))
         return 0
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rows", type=int, default=500_000, help="rows per topic (default 500k)")
@@ -594,6 +610,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--max-rows", type=int, default=10_000, help="max records per poll of the bare loop")
     parser.add_argument(
         "--ceiling-repeat", type=int, default=2, help="bare-loop reads per topic; the best counts"
+    )
+    parser.add_argument(
+        "--max-message-bytes",
+        type=int,
+        help="the daemons' source max_message_bytes (also their per-partition fetch size; default: "
+        "the daemon's 1 MiB, about 2.5-4k one-row messages per poll)",
     )
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--limit", type=int, default=240, help="timeout of each daemon run, seconds")
@@ -629,12 +651,18 @@ def main(argv: list[str] | None = None) -> int:
         print(f"produced {len(values):,} messages to {topic} in {seconds:.1f}s", file=sys.stderr)
     del one_row, batched
 
-    results: dict[str, Any] = {"rows": args.rows, "bootstrap": bootstrap, "load_before": os.getloadavg()}
+    results: dict[str, Any] = {
+        "rows": args.rows,
+        "bootstrap": bootstrap,
+        "max_message_bytes": args.max_message_bytes,
+        "load_before": os.getloadavg(),
+    }
     ceilings: dict[str, dict[str, Any]] = {}
+    fetch_bytes = max(1024 * 1024, args.max_message_bytes or 0)
     for key, (topic, _) in topics.items():
         messages = args.rows // args.batch if key == "batched" else args.rows
         reads = [
-            child(["_ceiling", bootstrap, topic, str(messages), str(args.max_rows)], 180)
+            child(["_ceiling", bootstrap, topic, str(messages), str(args.max_rows), str(fetch_bytes)], 180)
             for _ in range(max(1, args.ceiling_repeat))
         ]
         c = min(reads, key=lambda x: x["seconds"])
@@ -643,16 +671,19 @@ def main(argv: list[str] | None = None) -> int:
         print(f"ceiling {key}: {c['rows_per_s']:,.0f} rows/s", file=sys.stderr)
     results["ceilings"] = ceilings
 
+    extra = f"max_message_bytes = {args.max_message_bytes}" if args.max_message_bytes else ""
     runs: dict[str, dict[str, Any]] = {}
     if "one-row" not in args.skip:
         runs["one-row"] = run_row_windows(
             name="one-row", bootstrap=bootstrap, topic=topics["one-row"][0], fmt="json", profile=profile,
             rows=args.rows, window_rows=args.window_rows, limit_s=args.limit,
+            source_extra=extra,
         )  # fmt: skip
     if "batched" not in args.skip:
         runs["batched"] = run_row_windows(
             name="batched", bootstrap=bootstrap, topic=topics["batched"][0], fmt="json_batch", profile=profile,
             rows=args.rows, window_rows=args.window_rows, limit_s=args.limit,
+            source_extra=extra,
         )  # fmt: skip
     if "scaleout" not in args.skip:
         for n in (1, 2):
@@ -660,6 +691,7 @@ def main(argv: list[str] | None = None) -> int:
             runs[f"scaleout-{n}"] = run_scaleout(
                 name=f"scaleout-{n}", processes=n, bootstrap=bootstrap, topic=topics["4-part"][0],
                 pg_url=pg_url, profile=profile, rows=args.rows, base=base, limit_s=args.limit,
+                source_extra=extra,
             )  # fmt: skip
     for key, r in runs.items():
         print(f"{key}: {json.dumps(r)}", file=sys.stderr)
@@ -740,7 +772,8 @@ def main(argv: list[str] | None = None) -> int:
     results["table"] = [asdict(t) for t in table]
     print(markdown(table))
     la, lb = results["load_before"], results["load_after"]
-    print(f"load average before {la[0]:.1f}, after {lb[0]:.1f}; rows {args.rows:,}")
+    fetch = f"max_message_bytes {args.max_message_bytes}" if args.max_message_bytes else "default fetch size"
+    print(f"load average before {la[0]:.1f}, after {lb[0]:.1f}; rows {args.rows:,}; daemons: {fetch}")
     if args.json:
         print(json.dumps(results, default=str))
     return 0
