@@ -436,7 +436,7 @@ def _csv_blocks(path: Path, chunk_rows: int) -> Iterator[bytes]:
     with path.open("rb") as fh:
         eof = False
         while True:
-            while not eof and buf.count(b"\n") <= chunk_rows:
+            while not eof and len(buf) <= max_pending and buf.count(b"\n") <= chunk_rows:
                 more = fh.read(max(1 << 16, min(chunk_rows * 64, 8 << 20)))
                 if not more:
                     eof = True
