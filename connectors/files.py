@@ -282,6 +282,10 @@ def rows_to_columns(records: list[dict[str, Any]]) -> dict[str, np.ndarray]:
 
     Nested objects and lists are kept as JSON text (so they can be counted as type mismatches).
     """
+    if records:
+        fast = _uniform_rows_to_columns(records)
+        if fast is not None:
+            return fast
     names: dict[str, None] = {}
     for r in records:
         for k in r:
@@ -297,6 +301,37 @@ def rows_to_columns(records: list[dict[str, Any]]) -> dict[str, np.ndarray]:
                 v = orjson.dumps(v).decode()
             arr[i] = v
         out[str(name)] = _tighten(arr)
+    return out
+
+
+_NUMBER_TYPES = frozenset({int, float, type(None)})
+
+
+def _uniform_rows_to_columns(records: list[dict[str, Any]]) -> dict[str, np.ndarray] | None:
+    """The common case, every row with the same keys in the same order: transpose in C.
+
+    Returns ``None`` (use the general path) when keys differ or a value is a nested object.
+    """
+    keys = list(records[0].keys())
+    if not all(list(r.keys()) == keys for r in records):
+        return None
+    out: dict[str, np.ndarray] = {}
+    n = len(records)
+    for name, col in zip(keys, zip(*(r.values() for r in records), strict=True), strict=True):
+        kinds = set(map(type, col))
+        if dict in kinds or list in kinds:
+            return None
+        if kinds <= _NUMBER_TYPES and kinds != {type(None)}:
+            try:
+                out[str(name)] = np.array([np.nan if v is None else v for v in col], dtype=np.float64)
+                continue
+            except (TypeError, ValueError, OverflowError):
+                pass
+        arr = np.empty(n, dtype=object)
+        arr[:] = col
+        out[str(name)] = arr
+    if not keys:
+        return None
     return out
 
 

@@ -90,6 +90,23 @@ def _looks_like_dates(values: pd.Series) -> bool:
     return bool(parsed.notna().mean() >= _PARSE_SHARE)
 
 
+def _first_is_numeric(series: pd.Series) -> bool:
+    """Whether the first present value looks like a number (epoch seconds) rather than a date."""
+    present = series.dropna()
+    if present.empty:
+        return True
+    first = present.iloc[0]
+    if isinstance(first, (int, float, np.integer, np.floating)) and not isinstance(first, bool):
+        return True
+    if isinstance(first, str):
+        try:
+            float(first)
+        except ValueError:
+            return False
+        return True
+    return False
+
+
 def parse_times(values: np.ndarray) -> np.ndarray:
     """Event times as float seconds since the Unix epoch (``nan`` where unparseable).
 
@@ -107,10 +124,16 @@ def parse_times(values: np.ndarray) -> np.ndarray:
         ts = pd.DatetimeIndex(arr)
     else:
         series = pd.Series(arr, dtype=object)
-        numeric = pd.to_numeric(series, errors="coerce")
-        if numeric.notna().all() and len(series):
-            return parse_times(numeric.to_numpy(dtype=np.float64))
-        ts = pd.DatetimeIndex(pd.to_datetime(series, errors="coerce", utc=True, format="mixed"))
+        if _first_is_numeric(series):
+            numeric = pd.to_numeric(series, errors="coerce")
+            if numeric.notna().all() and len(series):
+                return parse_times(numeric.to_numpy(dtype=np.float64))
+        # RFC 3339 / ISO 8601 first (about 3x faster); anything it cannot read gets the mixed parser.
+        ts = pd.DatetimeIndex(pd.to_datetime(series, errors="coerce", utc=True, format="ISO8601"))
+        retry = ts.isna() & series.notna().to_numpy()
+        if retry.any():
+            mixed = pd.DatetimeIndex(pd.to_datetime(series, errors="coerce", utc=True, format="mixed"))
+            ts = ts.where(~retry, mixed)
     if ts.tz is None:
         ts = ts.tz_localize("UTC")
     ns = ts.asi8.astype(np.float64)

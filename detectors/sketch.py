@@ -487,7 +487,9 @@ class WindowSketch:
         sample_values: dict[str, list[Any]] = {}
         for n, v in self.sample.values.items():
             if v.dtype.kind == "f":
-                sample_values[n] = [None if np.isnan(x) else float(x) for x in v.tolist()]
+                obj = v.astype(object)
+                obj[np.isnan(v)] = None
+                sample_values[n] = obj.tolist()
             else:
                 sample_values[n] = v.tolist()
         return {

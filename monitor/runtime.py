@@ -128,6 +128,37 @@ def window_record(result: WindowResult) -> tuple[WindowRecord, dict[str, Any]]:
     return WindowRecord.from_result(doc), doc
 
 
+COALESCE_ROWS = 20_000
+COALESCE_S = 0.1
+
+
+def merge_batches(parts: Sequence[Batch]) -> Batch:
+    """One batch of several consecutive row batches (the last checkpoint wins)."""
+    if any(p.columns is not None for p in parts):
+        raise ValueError("merge_batches merges row batches only")
+    rows: list[dict[str, Any]] = []
+    dead: list[DeadLetter] = []
+    positions: list[int] | None = []
+    checkpoint = None
+    for p in parts:
+        rows.extend(p.rows)
+        dead.extend(p.dead_letters)
+        if p.checkpoint is not None:
+            checkpoint = p.checkpoint
+        if positions is not None:
+            if p.positions is None and p.rows:
+                positions = None
+            elif p.positions is not None:
+                positions.extend(p.positions)
+    return Batch(
+        rows=rows,
+        dead_letters=dead,
+        checkpoint=checkpoint,
+        end_of_data=any(p.end_of_data for p in parts),
+        positions=positions if positions else None,
+    )
+
+
 class SourceWorker(threading.Thread):
     """Owns one source: polls it, feeds its monitors, commits progress, hands windows on.
 
@@ -154,6 +185,7 @@ class SourceWorker(threading.Thread):
         super().__init__(name=f"source-{source.name}", daemon=True)
         self.source = source
         self.label_sources = tuple(label_sources)
+        self._stash: Batch | None = None
         self.idle_wait_s = float(idle_wait_s)  # sources whose poll never waits (SQL): pause when idle
         self._label_status: dict[str, SourceStatus] = {
             ls.name: SourceStatus(connected=False, reason="starting") for ls in self.label_sources
@@ -240,7 +272,7 @@ class SourceWorker(threading.Thread):
     def _run(self) -> None:
         self._open()
         while not self.stop_event.is_set():
-            batch = self.source.poll(self.max_rows, self.poll_timeout_s)
+            batch = self._coalesced_poll()
             self._status = self.source.status()
             self.process(batch)
             for ls in self.label_sources:
@@ -261,6 +293,32 @@ class SourceWorker(threading.Thread):
                 if self._dirty:
                     self.commit()
                 self.stop_event.wait(self.idle_wait_s)
+
+    def _coalesced_poll(self) -> Batch:
+        """Poll, then keep polling without waiting while row batches are small, up to
+        ``COALESCE_ROWS`` rows or ``COALESCE_S`` seconds: per-chunk costs (parsing event times,
+        sketch updates) are much lower on 20k-row chunks than on the ~3k rows one Kafka fetch holds."""
+        if self._stash is not None:
+            batch, self._stash = self._stash, None
+            return batch
+        batch = self.source.poll(self.max_rows, self.poll_timeout_s)
+        if batch.columns is not None or not batch.rows or batch.end_of_data:
+            return batch
+        parts = [batch]
+        rows = len(batch.rows)
+        deadline = time.monotonic() + COALESCE_S
+        while rows < COALESCE_ROWS and time.monotonic() < deadline and not self.stop_event.is_set():
+            more = self.source.poll(min(self.max_rows, COALESCE_ROWS - rows), 0.0)
+            if more.columns is not None:
+                self._stash = more  # not mergeable: handed out by the next call
+                break
+            parts.append(more)
+            rows += len(more.rows)
+            if not more.rows or more.end_of_data:
+                break
+        if len(parts) == 1:
+            return batch
+        return merge_batches(parts)
 
     def process(self, batch: Batch) -> None:
         with self._lock:

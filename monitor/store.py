@@ -931,11 +931,22 @@ class Store:
     ) -> StoredProfile:
         """Store ``profile`` as the monitor's next version, unless it equals the latest one.
 
+        Replicas starting together may race on the version number: the loser retries once, and
+        then finds the winner's identical version.
+
         Returns
         -------
         StoredProfile
             The new version, or the latest stored one when its digest is the same.
         """
+        try:
+            return self._save_profile(monitor, profile, now=now)
+        except IntegrityError:
+            return self._save_profile(monitor, profile, now=now)
+
+    def _save_profile(
+        self, monitor: str, profile: Mapping[str, Any], *, now: datetime | None = None
+    ) -> StoredProfile:
         text_json = json.dumps(profile, sort_keys=True, allow_nan=False, separators=(",", ":"))
         digest = hashlib.sha256(text_json.encode()).hexdigest()
         stamp = now if now is not None else self._clock()
