@@ -305,6 +305,7 @@ class KafkaSourceConfig:
     include_unmapped: bool = True
     event_time_source: EventTimeSource = "field"
     dead_letter_topic: str | None = None
+    session_timeout: timedelta = timedelta(seconds=45)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -898,6 +899,7 @@ class _Reader:
                 "include_unmapped",
                 "event_time_source",
                 "dead_letter_topic",
+                "session_timeout",
             ),
         )
         t.get("kind")
@@ -963,6 +965,7 @@ class _Reader:
                 EventTimeSource, t.choice("event_time_source", get_args(EventTimeSource), default="field")
             ),
             dead_letter_topic=dead_letter_topic,
+            session_timeout=t.duration("session_timeout", default=timedelta(seconds=45), positive=True),
         )
 
     def read_bootstrap_servers(self, t: _Table) -> tuple[str, ...]:

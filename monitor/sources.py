@@ -80,6 +80,8 @@ def build_source(
             ssl_keyfile=str(cfg.ssl_keyfile) if cfg.ssl_keyfile else None,
             ssl_password_env=cfg.ssl_password_env,
             ssl_check_hostname=cfg.ssl_check_hostname,
+            session_timeout_ms=int(cfg.session_timeout.total_seconds() * 1000),
+            heartbeat_interval_ms=max(int(cfg.session_timeout.total_seconds() * 1000) // 10, 500),
         )
         return KafkaSource(
             cfg.name, settings, environ=environ, on_revoked=on_revoked, on_assigned=on_assigned
