@@ -41,6 +41,19 @@ def decide(decision: Decision, statistic: float, p_value: float | None, threshol
     return not math.isnan(statistic) and statistic > threshold
 
 
+def decided_result(
+    method: str, decision: Decision, statistic: float, p_value: float | None, threshold: float
+) -> DriftTestResult:
+    """The result of a test that ran: the verdict follows ``decision`` against ``threshold``."""
+    return DriftTestResult(
+        method=method,
+        statistic=statistic,
+        p_value=p_value,
+        threshold=threshold,
+        drift_detected=decide(decision, statistic, p_value, threshold),
+    )
+
+
 def undefined_result(method: str, decision: Decision, threshold: float) -> DriftTestResult:
     """The result for inputs on which the test is undefined (an empty side, too few values)."""
     return DriftTestResult(

@@ -9,7 +9,13 @@ from typing import Any
 
 from scipy import stats
 
-from detectors.drift._inputs import as_sample, check_kinds, check_threshold, decide, undefined_result
+from detectors.drift._inputs import (
+    as_sample,
+    check_kinds,
+    check_threshold,
+    decided_result,
+    undefined_result,
+)
 from detectors.drift.base import ColumnSummary, DriftTest, DriftTestResult
 
 METHOD = "anderson"
@@ -65,13 +71,7 @@ def anderson_test(reference: Any, current: Any, *, threshold: float = 0.05) -> D
     statistic, p_value = float(res.statistic), float(res.pvalue)
     if not (math.isfinite(statistic) and math.isfinite(p_value)):
         return undefined_result(METHOD, "p_value_below", level)
-    return DriftTestResult(
-        method=METHOD,
-        statistic=statistic,
-        p_value=p_value,
-        threshold=level,
-        drift_detected=decide("p_value_below", statistic, p_value, level),
-    )
+    return decided_result(METHOD, "p_value_below", statistic, p_value, level)
 
 
 def _compute(reference: ColumnSummary, current: ColumnSummary, threshold: float) -> DriftTestResult:

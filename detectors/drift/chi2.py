@@ -7,7 +7,13 @@ from typing import Any
 import numpy as np
 from scipy import stats
 
-from detectors.drift._inputs import as_count_pair, check_kinds, check_threshold, decide, undefined_result
+from detectors.drift._inputs import (
+    as_count_pair,
+    check_kinds,
+    check_threshold,
+    decided_result,
+    undefined_result,
+)
 from detectors.drift.base import ColumnSummary, DriftTest, DriftTestResult
 
 METHOD = "chi2"
@@ -64,13 +70,7 @@ def chi2_test(reference_counts: Any, current_counts: Any, *, threshold: float = 
         expected = np.outer([n_ref, n_cur], level_totals) / (n_ref + n_cur)
         statistic = float(((observed - expected) ** 2 / expected).sum())
         p_value = float(stats.chi2.sf(statistic, dof))
-    return DriftTestResult(
-        method=METHOD,
-        statistic=statistic,
-        p_value=p_value,
-        threshold=level,
-        drift_detected=decide("p_value_below", statistic, p_value, level),
-    )
+    return decided_result(METHOD, "p_value_below", statistic, p_value, level)
 
 
 def _compute(reference: ColumnSummary, current: ColumnSummary, threshold: float) -> DriftTestResult:

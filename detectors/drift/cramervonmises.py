@@ -13,7 +13,7 @@ from detectors.drift._inputs import (
     as_sample,
     check_kinds,
     check_threshold,
-    decide,
+    decided_result,
     undefined_result,
 )
 from detectors.drift.base import ColumnSummary, DriftTest, DriftTestResult
@@ -110,13 +110,7 @@ def cramervonmises_test(reference: Any, current: Any, *, threshold: float = 0.05
     if not (math.isfinite(statistic) and math.isfinite(p_value)):
         return undefined_result(METHOD, "p_value_below", level)
     p_value = min(max(p_value, 0.0), 1.0)
-    return DriftTestResult(
-        method=METHOD,
-        statistic=statistic,
-        p_value=p_value,
-        threshold=level,
-        drift_detected=decide("p_value_below", statistic, p_value, level),
-    )
+    return decided_result(METHOD, "p_value_below", statistic, p_value, level)
 
 
 def _compute(reference: ColumnSummary, current: ColumnSummary, threshold: float) -> DriftTestResult:

@@ -8,7 +8,7 @@ from typing import Any
 import numpy as np
 from scipy import special
 
-from detectors.drift._inputs import check_kinds, check_threshold, decide, undefined_result
+from detectors.drift._inputs import check_kinds, check_threshold, decided_result, undefined_result
 from detectors.drift._proportions import shares
 from detectors.drift.base import ColumnSummary, DriftTest, DriftTestResult
 
@@ -56,13 +56,7 @@ def jensenshannon_test(
     middle = (ref + cur) / 2.0
     divergence = (np.sum(special.rel_entr(ref, middle)) + np.sum(special.rel_entr(cur, middle))) / 2.0
     statistic = min(math.sqrt(max(float(divergence) / math.log(2.0), 0.0)), 1.0)
-    return DriftTestResult(
-        method=METHOD,
-        statistic=statistic,
-        p_value=None,
-        threshold=limit,
-        drift_detected=decide("statistic_above", statistic, None, limit),
-    )
+    return decided_result(METHOD, "statistic_above", statistic, None, limit)
 
 
 def _compute(reference: ColumnSummary, current: ColumnSummary, threshold: float) -> DriftTestResult:

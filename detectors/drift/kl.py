@@ -7,7 +7,7 @@ from typing import Any
 import numpy as np
 from scipy import special
 
-from detectors.drift._inputs import check_kinds, check_threshold, decide, undefined_result
+from detectors.drift._inputs import check_kinds, check_threshold, decided_result, undefined_result
 from detectors.drift._proportions import fill_zero_shares, shares
 from detectors.drift.base import ColumnSummary, DriftTest, DriftTestResult
 
@@ -52,13 +52,7 @@ def kl_test(reference_counts: Any, current_counts: Any, *, threshold: float = 0.
     ref, cur = fill_zero_shares(pair[0]), fill_zero_shares(pair[1])
     ref, cur = ref / ref.sum(), cur / cur.sum()
     statistic = max(float(np.sum(special.rel_entr(ref, cur))), 0.0)
-    return DriftTestResult(
-        method=METHOD,
-        statistic=statistic,
-        p_value=None,
-        threshold=limit,
-        drift_detected=decide("statistic_above", statistic, None, limit),
-    )
+    return decided_result(METHOD, "statistic_above", statistic, None, limit)
 
 
 def _compute(reference: ColumnSummary, current: ColumnSummary, threshold: float) -> DriftTestResult:

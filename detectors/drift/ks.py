@@ -6,7 +6,13 @@ from typing import Any
 
 from scipy import stats
 
-from detectors.drift._inputs import as_sample, check_kinds, check_threshold, decide, undefined_result
+from detectors.drift._inputs import (
+    as_sample,
+    check_kinds,
+    check_threshold,
+    decided_result,
+    undefined_result,
+)
 from detectors.drift.base import ColumnSummary, DriftTest, DriftTestResult
 
 METHOD = "ks"
@@ -48,13 +54,7 @@ def ks_test(reference: Any, current: Any, *, threshold: float = 0.05) -> DriftTe
         return undefined_result(METHOD, "p_value_below", level)
     res = stats.ks_2samp(ref, cur)
     statistic, p_value = float(res.statistic), float(res.pvalue)
-    return DriftTestResult(
-        method=METHOD,
-        statistic=statistic,
-        p_value=p_value,
-        threshold=level,
-        drift_detected=decide("p_value_below", statistic, p_value, level),
-    )
+    return decided_result(METHOD, "p_value_below", statistic, p_value, level)
 
 
 def _compute(reference: ColumnSummary, current: ColumnSummary, threshold: float) -> DriftTestResult:

@@ -6,7 +6,7 @@ from typing import Any
 
 import numpy as np
 
-from detectors.drift._inputs import check_kinds, check_threshold, decide, undefined_result
+from detectors.drift._inputs import check_kinds, check_threshold, decided_result, undefined_result
 from detectors.drift._proportions import shares
 from detectors.drift.base import ColumnSummary, DriftTest, DriftTestResult
 
@@ -49,13 +49,7 @@ def tv_test(reference_counts: Any, current_counts: Any, *, threshold: float = 0.
         return undefined_result(METHOD, "statistic_above", limit)
     ref, cur = pair
     statistic = min(float(0.5 * np.sum(np.abs(ref - cur))), 1.0)
-    return DriftTestResult(
-        method=METHOD,
-        statistic=statistic,
-        p_value=None,
-        threshold=limit,
-        drift_detected=decide("statistic_above", statistic, None, limit),
-    )
+    return decided_result(METHOD, "statistic_above", statistic, None, limit)
 
 
 def _compute(reference: ColumnSummary, current: ColumnSummary, threshold: float) -> DriftTestResult:

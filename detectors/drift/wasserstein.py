@@ -26,7 +26,7 @@ from detectors.drift._inputs import (
     as_sample,
     check_kinds,
     check_threshold,
-    decide,
+    decided_result,
     undefined_result,
 )
 from detectors.drift.base import ColumnSummary, DriftTest, DriftTestResult
@@ -66,13 +66,7 @@ def wasserstein_scale(reference_std: float, pooled_std: float) -> float:
 
 def _result(distance: float, scale: float, threshold: float) -> DriftTestResult:
     statistic = 0.0 if distance == 0.0 else distance / scale
-    return DriftTestResult(
-        method=METHOD,
-        statistic=statistic,
-        p_value=None,
-        threshold=threshold,
-        drift_detected=decide("statistic_above", statistic, None, threshold),
-    )
+    return decided_result(METHOD, "statistic_above", statistic, None, threshold)
 
 
 def wasserstein_test(reference: Any, current: Any, *, threshold: float = 0.1) -> DriftTestResult:

@@ -8,7 +8,13 @@ from typing import Any
 import numpy as np
 from scipy import stats
 
-from detectors.drift._inputs import as_count_pair, check_kinds, check_threshold, decide, undefined_result
+from detectors.drift._inputs import (
+    as_count_pair,
+    check_kinds,
+    check_threshold,
+    decided_result,
+    undefined_result,
+)
 from detectors.drift.base import ColumnSummary, DriftTest, DriftTestResult
 
 METHOD = "z"
@@ -66,13 +72,7 @@ def z_test(
     else:
         statistic = float((share_cur - share_ref) / math.sqrt(variance))
         p_value = float(2.0 * stats.norm.sf(abs(statistic)))
-    return DriftTestResult(
-        method=METHOD,
-        statistic=statistic,
-        p_value=p_value,
-        threshold=alpha,
-        drift_detected=decide("p_value_below", statistic, p_value, alpha),
-    )
+    return decided_result(METHOD, "p_value_below", statistic, p_value, alpha)
 
 
 def _compute(reference: ColumnSummary, current: ColumnSummary, threshold: float) -> DriftTestResult:
