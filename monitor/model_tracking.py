@@ -35,6 +35,11 @@ def _labels(values: np.ndarray) -> np.ndarray:
     return normalize_levels(values)
 
 
+def _present(levels: np.ndarray) -> np.ndarray:
+    """Mask of level keys that are not missing (vectorised; ``normalize_levels`` uses ``None``)."""
+    return np.asarray(levels != None, dtype=bool)  # noqa: E711 - element-wise on an object array
+
+
 def positive_level(profile: Profile) -> str | None:
     """The positive class of a binary target: ``"1"``, ``"true"`` or ``"yes"`` if present, else the
     second level in sorted order; ``None`` when the target is not binary."""
@@ -77,13 +82,13 @@ def _pairs(
         assert pos is not None
         t = _labels(target)
         s = parse_numeric(prediction).values
-        ok = np.array([a is not None for a in t], dtype=bool) & ~np.isnan(s)
+        ok = _present(t) & ~np.isnan(s)
         labels = np.where(s[ok] >= 0.5, pos, _negative_level(profile, pos))
         return t[ok].astype(str), labels.astype(str)
     if profile.task == "classification":
         t = _labels(target)
         p = _labels(prediction)
-        ok = np.array([a is not None and b is not None for a, b in zip(t, p, strict=True)], dtype=bool)
+        ok = _present(t) & _present(p)
         return t[ok].astype(str), p[ok].astype(str)
     tv = parse_numeric(target).values
     pv = parse_numeric(prediction).values
@@ -139,7 +144,7 @@ def _fit_estimator(profile: Profile, columns: Mapping[str, np.ndarray]) -> Perfo
     pos = positive_level(profile)
     t = _labels(np.asarray(columns[profile.target]))
     s = parse_numeric(np.asarray(columns[profile.prediction])).values
-    ok = np.array([a is not None for a in t], dtype=bool) & ~np.isnan(s)
+    ok = _present(t) & ~np.isnan(s)
     y = (t[ok] == pos).astype(int)
     if y.size < 100 or y.min() == y.max():
         return None

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import dataclasses
 import logging
-import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -307,7 +306,3 @@ class MonitorPipeline:
             self.windows.restore(w)
         self._expected.history = [int(x) for x in state.get("expected_history", [])]
         self.tracker.restore(state.get("tracker", {}))
-
-
-def finite(x: float | None) -> bool:
-    return x is not None and math.isfinite(x)
