@@ -687,6 +687,9 @@ def _choices(options: Iterable[str]) -> str:
     return ", ".join(json.dumps(option) for option in options)
 
 
+_K = TypeVar("_K")
+
+
 class _Reader:
     """One pass over the TOML document, gathering problems instead of stopping at the first."""
 
@@ -828,16 +831,18 @@ class _Reader:
 
     # ---- sources -----------------------------------------------------------------------------
 
-    def read_source(self, key: str, name: str, raw: object) -> SourceConfig | None:
+    def read_by_kind(
+        self,
+        key: str,
+        name: str,
+        raw: object,
+        readers: Mapping[str, Callable[[str, str, dict[str, Any]], _K]],
+    ) -> _K | None:
+        """Read a ``[sources.<name>]`` or ``[sinks.<name>]`` table with the reader of its ``kind``."""
         if not isinstance(raw, dict):
             self.problem(key, f"must be a table, got {_show(raw)}")
             return None
         kind = raw.get("kind", _MISSING)
-        readers: dict[str, Callable[[str, str, dict[str, Any]], SourceConfig | None]] = {
-            "file": self.read_file_source,
-            "kafka": self.read_kafka_source,
-            "sql": self.read_sql_source,
-        }
         if kind is _MISSING:
             self.problem(f"{key}.kind", f"required, one of {_choices(readers)}")
             return None
@@ -845,6 +850,14 @@ class _Reader:
             self.problem(f"{key}.kind", f"must be one of {_choices(readers)}, got {_show(kind)}")
             return None
         return readers[cast(str, kind)](key, name, raw)
+
+    def read_source(self, key: str, name: str, raw: object) -> SourceConfig | None:
+        readers: dict[str, Callable[[str, str, dict[str, Any]], SourceConfig | None]] = {
+            "file": self.read_file_source,
+            "kafka": self.read_kafka_source,
+            "sql": self.read_sql_source,
+        }
+        return self.read_by_kind(key, name, raw, readers)
 
     def read_file_source(self, key: str, name: str, raw: dict[str, Any]) -> FileSourceConfig | None:
         t = self.table(key, raw, ("kind", "path", "rows_per_second", "at_end"))
@@ -1038,22 +1051,12 @@ class _Reader:
     # ---- sinks -------------------------------------------------------------------------------
 
     def read_sink(self, key: str, name: str, raw: object) -> SinkConfig | None:
-        if not isinstance(raw, dict):
-            self.problem(key, f"must be a table, got {_show(raw)}")
-            return None
-        kind = raw.get("kind", _MISSING)
         readers: dict[str, Callable[[str, str, dict[str, Any]], SinkConfig | None]] = {
             "log": self.read_log_sink,
             "slack": self.read_slack_sink,
             "webhook": self.read_webhook_sink,
         }
-        if kind is _MISSING:
-            self.problem(f"{key}.kind", f"required, one of {_choices(readers)}")
-            return None
-        if kind not in readers:
-            self.problem(f"{key}.kind", f"must be one of {_choices(readers)}, got {_show(kind)}")
-            return None
-        return readers[cast(str, kind)](key, name, raw)
+        return self.read_by_kind(key, name, raw, readers)
 
     def read_log_sink(self, key: str, name: str, raw: dict[str, Any]) -> LogSinkConfig:
         t = self.table(key, raw, ("kind", "min_severity", "kinds"))
