@@ -214,30 +214,26 @@ def check_quality(
                 )
             )
             continue
-        if acc.type_mismatch > 0:
-            share = acc.type_mismatch / rows
-            if share > t.type_mismatch_share:
+        for check, count, limit, critical, what in (
+            (
+                "type_mismatch",
+                acc.type_mismatch,
+                t.type_mismatch_share,
+                t.type_mismatch_share_critical,
+                f"not {col.type}",
+            ),
+            ("non_finite", acc.non_finite, t.non_finite_share, t.non_finite_share_critical, "infinite"),
+        ):
+            share = count / rows
+            if count > 0 and share > limit:
                 issues.append(
                     QualityIssue(
                         column=col.name,
-                        check="type_mismatch",
+                        check=check,
                         value=share,
-                        threshold=t.type_mismatch_share,
-                        severity=_sev(share, t.type_mismatch_share_critical),
-                        detail=f"{acc.type_mismatch} values are not {col.type}",
-                    )
-                )
-        if acc.non_finite > 0:
-            share = acc.non_finite / rows
-            if share > t.non_finite_share:
-                issues.append(
-                    QualityIssue(
-                        column=col.name,
-                        check="non_finite",
-                        value=share,
-                        threshold=t.non_finite_share,
-                        severity=_sev(share, t.non_finite_share_critical),
-                        detail=f"{acc.non_finite} values are infinite",
+                        threshold=limit,
+                        severity=_sev(share, critical),
+                        detail=f"{count} values are {what}",
                     )
                 )
         # Missing rate counts absent fields, nulls, mismatched and non-finite values alike.
