@@ -160,7 +160,8 @@ def _write_json_atomic(path: str, doc: Any) -> None:
             json.dump(doc, fh, separators=(",", ":"), allow_nan=False)
         os.replace(tmp, target)
     except OSError as exc:
-        tmp.unlink(missing_ok=True) if tmp.parent.exists() else None
+        if tmp.parent.exists():
+            tmp.unlink(missing_ok=True)
         raise UsageError(f"{path}: cannot write ({exc.strerror or exc})") from None
 
 
