@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from functools import lru_cache
+from itertools import repeat
 from typing import Literal
 
 import numpy as np
@@ -48,22 +49,9 @@ _MONTH_START_S, _MONTH_DAYS = _month_tables()
 _FIRST_MONTH = 12 * _MIN_YEAR + 1
 _LAST_MONTH = 12 * _MAX_YEAR + 12
 
-# Field rows of the weight matrix: month index (12 * year + month), month, day, hour,
-# seconds from day 0 of the month (day * 86400 + hour * 3600 + minute * 60 + second),
-# offset hours, offset seconds, and the fraction as milliseconds and the nanoseconds below
-# them (three and six digits, so that every field stays below 2**24).
-(
-    _MONTH_INDEX,
-    _MONTH,
-    _DAY,
-    _HOUR,
-    _DAY_SECONDS,
-    _OFFSET_HOUR,
-    _OFFSET_S,
-    _FRACTION_MS,
-    _FRACTION_SUB_MS,
-) = range(9)
-_N_FIELDS = 9
+# First columns of the two-digit numbers: year (two pairs), month, day, hour, minute, second.
+_PAIRS = (0, 2, 5, 8, 11, 14, 17)
+_FRACTION_COLUMN = _BASE_LEN + 1
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -85,7 +73,7 @@ class _LayoutTables:
 
     low: np.ndarray  # uint8 (length, 1), lowest allowed byte per column ("0" for digits)
     span: np.ndarray  # uint8 (length, 1), allowed bytes are low .. low + span
-    weights: np.ndarray  # float32 (_N_FIELDS, length), weight of each column's digit per field
+    pairs: np.ndarray  # intp, first columns of the two-digit numbers (_PAIRS, offset h and m)
     sign_column: int  # column of the offset sign, -1 without an offset
     fraction_digits: int
     naive: bool  # no zone suffix
@@ -106,55 +94,51 @@ def _tables(layout: _Layout) -> _LayoutTables:
     n = layout.length
     low = np.zeros(n, dtype=np.uint8)
     high = np.zeros(n, dtype=np.uint8)
-    weights = np.zeros((_N_FIELDS, n), dtype=np.float32)
 
-    def digits(start: int, count: int, fields: dict[int, int], top: str = "9") -> None:
-        for i in range(count):
-            low[start + i] = _ZERO
-            high[start + i] = ord(top) if i == 0 else ord("9")
-            for field, scale in fields.items():
-                weights[field, start + i] = scale * 10 ** (count - 1 - i)
+    def digits(start: int, count: int, top: str = "9") -> None:
+        low[start : start + count] = _ZERO
+        high[start : start + count] = ord("9")
+        high[start] = ord(top)
 
     def literal(column: int, first: str, last: str | None = None) -> None:
         low[column] = ord(first)
         high[column] = ord(last or first)
 
-    digits(0, 4, {_MONTH_INDEX: 12})
+    digits(0, 4)
     literal(4, "-")
-    digits(5, 2, {_MONTH_INDEX: 1, _MONTH: 1}, top="1")
+    digits(5, 2, top="1")
     literal(7, "-")
-    digits(8, 2, {_DAY: 1, _DAY_SECONDS: 86_400}, top="3")
+    digits(8, 2, top="3")
     literal(10, " ", "T")  # space or T: the bytes in between are rejected separately
-    digits(11, 2, {_HOUR: 1, _DAY_SECONDS: 3600}, top="2")
+    digits(11, 2, top="2")
     literal(13, ":")
-    digits(14, 2, {_DAY_SECONDS: 60}, top="5")
+    digits(14, 2, top="5")
     literal(16, ":")
-    digits(17, 2, {_DAY_SECONDS: 1}, top="5")
+    digits(17, 2, top="5")
     column = _BASE_LEN
     if layout.fraction_digits:
         literal(column, ".")
-        for i in range(layout.fraction_digits):
-            if i < 3:
-                digits(column + 1 + i, 1, {_FRACTION_MS: 10 ** (2 - i)})
-            else:
-                digits(column + 1 + i, 1, {_FRACTION_SUB_MS: 10 ** (8 - i)})
+        digits(_FRACTION_COLUMN, layout.fraction_digits)
         column += 1 + layout.fraction_digits
+    pairs = _PAIRS
     sign_column = -1
     if layout.suffix == "Z":
         literal(column, "Z")
     elif layout.suffix == "offset":
         sign_column = column
         literal(column, "+", "-")  # the "," in between is rejected separately
-        digits(column + 1, 2, {_OFFSET_HOUR: 1, _OFFSET_S: 3600}, top="2")
+        digits(column + 1, 2, top="2")
         literal(column + 3, ":")
-        digits(column + 4, 2, {_OFFSET_S: 60}, top="5")
+        digits(column + 4, 2, top="5")
+        pairs = (*_PAIRS, column + 1, column + 4)
     span = high - low
-    for table in (low, span, weights):
+    pair_columns = np.array(pairs, dtype=np.intp)
+    for table in (low, span, pair_columns):
         table.flags.writeable = False
     return _LayoutTables(
         low=low[:, None],
         span=span[:, None],
-        weights=weights,
+        pairs=pair_columns,
         sign_column=sign_column,
         fraction_digits=layout.fraction_digits,
         naive=not layout.suffix,
@@ -183,28 +167,33 @@ def _read_chunk(columns: np.ndarray, tables: _LayoutTables, seen: set[str]) -> n
     ok = (digits <= tables.span).all(axis=0)
     separator = columns[10]
     ok &= (separator == ord("T")) | (separator == ord(" "))
-    # Exact in float32: every weight, field and partial sum is an integer below 2**24.
-    fields = tables.weights @ digits.astype(np.float32)
-    month_index = fields[_MONTH_INDEX]
-    month = fields[_MONTH]
-    day = fields[_DAY]
-    ok &= (month_index >= _FIRST_MONTH) & (month_index <= _LAST_MONTH) & (month >= 1) & (month <= 12)
+    # Two-digit numbers (uint8), then fields as exact float64 integers. No matmul: a BLAS call
+    # would start threads, which costs more than it saves on a busy machine.
+    pairs = (digits[tables.pairs] * 10 + digits[tables.pairs + 1]).astype(np.float64)
+    year = pairs[0] * 100 + pairs[1]
+    month = pairs[2]
+    day = pairs[3]
+    month_index = year * 12 + month
+    ok &= (year >= _MIN_YEAR) & (year <= _MAX_YEAR) & (month >= 1) & (month <= 12)
     row = np.clip(month_index - _FIRST_MONTH, 0, _MONTH_DAYS.size - 1).astype(np.intp)
-    ok &= (day >= 1) & (day <= _MONTH_DAYS[row]) & (np.maximum(fields[_HOUR], fields[_OFFSET_HOUR]) <= 23)
-    seconds = _MONTH_START_S[row] + fields[_DAY_SECONDS]
+    ok &= (day >= 1) & (day <= _MONTH_DAYS[row]) & (pairs[4] <= 23)
+    seconds = _MONTH_START_S[row] + (day * 86_400 + pairs[4] * 3600 + pairs[5] * 60 + pairs[6])
     if tables.sign_column >= 0:
         sign = columns[tables.sign_column]
-        ok &= sign != _COMMA
-        seconds -= fields[_OFFSET_S] * (_COMMA - sign.astype(np.float64))  # "+" is 1, "-" is -1
-        if (ok & (fields[_OFFSET_S] != 0)).any():
+        offset_s = pairs[7] * 3600 + pairs[8] * 60
+        ok &= (sign != _COMMA) & (pairs[7] <= 23)
+        seconds -= offset_s * (_COMMA - sign.astype(np.float64))  # "+" is 1, "-" is -1
+        if (ok & (offset_s != 0)).any():
             seen.add("shifted")
     elif tables.naive and ok.any():
         seen.add("naive")
     ns = seconds.astype(np.int64) * _NS_PER_S
     if tables.fraction_digits:
-        ns += fields[_FRACTION_MS].astype(np.int64) * 1_000_000
-        if tables.fraction_digits > 3:
-            ns += fields[_FRACTION_SUB_MS].astype(np.int64)
+        fraction = digits[_FRACTION_COLUMN].astype(np.int32)
+        for column in range(_FRACTION_COLUMN + 1, _FRACTION_COLUMN + tables.fraction_digits):
+            fraction *= 10
+            fraction += digits[column]
+        ns += fraction.astype(np.int64) * 10 ** (_MAX_FRACTION_DIGITS - tables.fraction_digits)
     # The same int64 -> float64 -> / 1e9 steps as the pandas path, so the floats are identical.
     out = ns.astype(np.float64) / 1e9
     out[~ok] = np.nan
@@ -237,17 +226,26 @@ def _read_rows(data: np.ndarray, starts: np.ndarray, length: int, out: np.ndarra
             return
 
 
+def _read_subset(strings: list[str], rows: np.ndarray, out: np.ndarray, seen: set[str]) -> None:
+    if rows.size:
+        part = np.full(rows.size, np.nan)
+        _read_block([strings[i] for i in rows.tolist()], part, seen)
+        out[rows] = part
+
+
 def _read_block(strings: list[str], out: np.ndarray, seen: set[str]) -> None:
     """Fill ``out`` for a block of values (nan where not read)."""
     try:
         joined = _SEPARATOR.join(strings).encode("ascii")
-    except (TypeError, UnicodeEncodeError):
-        # Some values are not ASCII strings: read the ones that are.
-        rows = np.flatnonzero([isinstance(s, str) and s.isascii() for s in strings])
-        if rows.size:
-            part = np.full(rows.size, np.nan)
-            _read_block([strings[i] for i in rows.tolist()], part, seen)
-            out[rows] = part
+    except TypeError:
+        # Not all values are strings (None for a missing time, say): read the ones that are.
+        is_str = map(isinstance, strings, repeat(str))
+        rows = np.flatnonzero(np.fromiter(is_str, dtype=bool, count=len(strings)))
+        _read_subset(strings, rows, out, seen)
+        return
+    except UnicodeEncodeError:
+        rows = np.flatnonzero([s.isascii() for s in strings])
+        _read_subset(strings, rows, out, seen)
         return
     data = np.frombuffer(joined, dtype=np.uint8)
     n = len(strings)
