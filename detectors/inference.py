@@ -129,17 +129,25 @@ def _fast_read_is_exact(arr: np.ndarray, read: IsoSeconds) -> bool:
     """Whether the fast reader's result is exactly what pandas gives for the whole array.
 
     pandas' ISO 8601 pass carries the UTC offset of the last zoned string over to later
-    strings without a zone, and anything it reads can set that offset: so the fast result is
-    used only when every value was read or is None / NaN (which pandas skips), and zone-less
-    values do not meet non-zero offsets. Then the first present value is a date, not a
-    number, so pandas reads every value as a date string too.
+    strings without a zone, and any string it reads can set that offset. So the fast result
+    is used only when every value was read or is None, NaN or "" (no time, and no change to
+    that offset), at least one was read, and zone-less values do not meet non-zero offsets.
+    Then the first present value is not a number, so pandas reads every value as a date
+    string too, each on its own.
     """
     if read.naive and read.shifted:
         return False
     unread = np.flatnonzero(np.isnan(read.seconds))
     if unread.size == arr.size:
         return False
-    return all(v is None or (isinstance(v, float) and v != v) for v in arr[unread].tolist())
+    return all(_is_skipped(v) for v in arr[unread].tolist())
+
+
+def _is_skipped(value: object) -> bool:
+    """None, NaN or the empty string: no time for pandas, and no change to its offset."""
+    if isinstance(value, str):
+        return not value
+    return value is None or (isinstance(value, float) and value != value)
 
 
 def _parse_times_pandas(values: np.ndarray) -> np.ndarray:

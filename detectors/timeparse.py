@@ -14,7 +14,7 @@ from itertools import repeat
 from typing import Literal
 
 import numpy as np
-from numpy.lib.stride_tricks import as_strided
+from numpy.lib.stride_tricks import as_strided, sliding_window_view
 
 Suffix = Literal["", "Z", "offset"]
 
@@ -218,7 +218,8 @@ def _read_rows(data: np.ndarray, starts: np.ndarray, length: int, out: np.ndarra
             )
             columns = np.ascontiguousarray(view)
         else:
-            columns = data[starts[pending] + np.arange(length)[:, None]]
+            windows = sliding_window_view(data, length)  # row i is data[i : i + length]
+            columns = np.ascontiguousarray(windows[starts[pending]].T)
         seconds = _read_chunk(columns, _tables(layout), seen)
         out[pending] = seconds
         pending = pending[np.isnan(seconds)]
@@ -226,26 +227,21 @@ def _read_rows(data: np.ndarray, starts: np.ndarray, length: int, out: np.ndarra
             return
 
 
-def _read_subset(strings: list[str], rows: np.ndarray, out: np.ndarray, seen: set[str]) -> None:
-    if rows.size:
-        part = np.full(rows.size, np.nan)
-        _read_block([strings[i] for i in rows.tolist()], part, seen)
-        out[rows] = part
-
-
-def _read_block(strings: list[str], out: np.ndarray, seen: set[str]) -> None:
+def _read_block(block: np.ndarray, out: np.ndarray, seen: set[str]) -> None:
     """Fill ``out`` for a block of values (nan where not read)."""
+    strings = block.tolist()
     try:
         joined = _SEPARATOR.join(strings).encode("ascii")
-    except TypeError:
-        # Not all values are strings (None for a missing time, say): read the ones that are.
-        is_str = map(isinstance, strings, repeat(str))
-        rows = np.flatnonzero(np.fromiter(is_str, dtype=bool, count=len(strings)))
-        _read_subset(strings, rows, out, seen)
-        return
-    except UnicodeEncodeError:
-        rows = np.flatnonzero([s.isascii() for s in strings])
-        _read_subset(strings, rows, out, seen)
+    except (TypeError, UnicodeEncodeError) as error:
+        # Not all values are ASCII strings (None for a missing time, say): read those that are.
+        if isinstance(error, TypeError):
+            keep = np.fromiter(map(isinstance, strings, repeat(str)), dtype=bool, count=len(strings))
+        else:
+            keep = np.array([s.isascii() for s in strings], dtype=bool)
+        if keep.any():
+            part = np.full(int(keep.sum()), np.nan)
+            _read_block(block[keep], part, seen)
+            out[keep] = part
         return
     data = np.frombuffer(joined, dtype=np.uint8)
     n = len(strings)
@@ -262,7 +258,8 @@ def _read_block(strings: list[str], out: np.ndarray, seen: set[str]) -> None:
         out[:] = np.nan
     lengths = np.fromiter(map(len, strings), dtype=np.int64, count=n)
     starts = np.cumsum(lengths + 1) - (lengths + 1)
-    for length in np.unique(lengths[(lengths >= _MIN_LEN) & (lengths <= _MAX_LEN)]).tolist():
+    counts = np.bincount(np.minimum(lengths, _MAX_LEN + 1), minlength=_MAX_LEN + 2)
+    for length in (np.flatnonzero(counts[_MIN_LEN : _MAX_LEN + 1]) + _MIN_LEN).tolist():
         rows = np.flatnonzero(lengths == length)
         part = np.full(rows.size, np.nan)
         _read_rows(data, starts[rows], length, part, seen)
@@ -313,6 +310,5 @@ def read_iso_seconds(values: np.ndarray) -> IsoSeconds:
     seen: set[str] = set()
     if n and values.ndim == 1:
         for begin in range(0, n, _BLOCK_ROWS):
-            strings = values[begin : begin + _BLOCK_ROWS].tolist()
-            _read_block(strings, out[begin : begin + _BLOCK_ROWS], seen)
+            _read_block(values[begin : begin + _BLOCK_ROWS], out[begin : begin + _BLOCK_ROWS], seen)
     return IsoSeconds(seconds=out, naive="naive" in seen, shifted="shifted" in seen)

@@ -93,3 +93,9 @@ def test_mixed_values_equal_the_pandas_oracle(values: list[object]) -> None:
 @settings(max_examples=100, deadline=None)
 def test_one_layout_repeated_equals_the_pandas_oracle(text: str, repeat: int) -> None:
     _assert_same(_object([text] * repeat))
+
+
+@given(st.lists(st.one_of(iso_strings(), st.sampled_from([None, "", float("nan")])), max_size=20))
+@settings(max_examples=300, deadline=None)
+def test_iso_strings_with_gaps_equal_the_pandas_oracle(values: list[object]) -> None:
+    _assert_same(_object(values))

@@ -114,6 +114,9 @@ def test_other_strings_fall_back_to_pandas(text: str) -> None:
         [None],
         [None, float("nan")],
         [None, "2026-01-01T00:00:03Z", float("nan"), "2026-01-01T00:00:04Z"],
+        ["", "2026-01-01T00:00:03Z", np.nan, "", None],
+        ["", None],
+        ["2026-01-01T00:00:03", "", "NaT", "2026-01-01T00:00:03+01:00"],
         ["2026-01-01T00:00:03Z", 1767225600.0, 1767225600000, True],
         [1767225600.0, "2026-01-01T00:00:03Z"],  # the first value is a number: pandas decides
         ["1767225600", "2026-01-01T00:00:03Z"],
@@ -136,6 +139,22 @@ def test_numpy_str_objects_are_read_where_pandas_raised() -> None:
     with pytest.raises(TypeError):
         _parse_times_pandas(arr)
     assert parse_times(arr).tolist() == [1767225603.0, 1767225604.0]
+
+
+def test_gaps_do_not_stop_the_fast_reader() -> None:
+    arr = _object(["2026-01-01T00:00:03Z", None, "", float("nan"), "2026-01-01T00:00:04Z"])
+    out = assert_same(arr)
+    assert out[0] == 1767225603.0 and out[4] == 1767225604.0
+    read = read_iso_seconds(arr)
+    assert np.isnan(read.seconds[1:4]).all()
+    assert not read.naive and not read.shifted
+
+
+def test_zone_kinds_are_reported() -> None:
+    assert read_iso_seconds(_object(["2026-01-01T00:00:03"])).naive
+    assert not read_iso_seconds(_object(["2026-01-01T00:00:03Z"])).naive
+    assert not read_iso_seconds(_object(["2026-01-01T00:00:03+00:00"])).shifted
+    assert read_iso_seconds(_object(["2026-01-01T00:00:03-00:30"])).shifted
 
 
 def test_a_value_holding_the_separator_cannot_shift_the_others() -> None:
