@@ -47,7 +47,6 @@ def _month_tables() -> tuple[np.ndarray, np.ndarray]:
 # Indexed by 12 * year + month - _FIRST_MONTH, for the years _MIN_YEAR .. _MAX_YEAR.
 _MONTH_START_S, _MONTH_DAYS = _month_tables()
 _FIRST_MONTH = 12 * _MIN_YEAR + 1
-_LAST_MONTH = 12 * _MAX_YEAR + 12
 
 # First columns of the two-digit numbers: year (two pairs), month, day, hour, minute, second.
 _PAIRS = (0, 2, 5, 8, 11, 14, 17)
@@ -69,7 +68,7 @@ class _Layout:
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class _LayoutTables:
-    """Per-column byte bounds and digit weights that check and read one layout."""
+    """Per-column byte bounds and digit positions that check and read one layout."""
 
     low: np.ndarray  # uint8 (length, 1), lowest allowed byte per column ("0" for digits)
     span: np.ndarray  # uint8 (length, 1), allowed bytes are low .. low + span
@@ -120,7 +119,7 @@ def _tables(layout: _Layout) -> _LayoutTables:
         literal(column, ".")
         digits(_FRACTION_COLUMN, layout.fraction_digits)
         column += 1 + layout.fraction_digits
-    pairs = _PAIRS
+    pairs: tuple[int, ...] = _PAIRS
     sign_column = -1
     if layout.suffix == "Z":
         literal(column, "Z")
@@ -252,8 +251,10 @@ def _read_block(block: np.ndarray, out: np.ndarray, seen: set[str]) -> None:
             return
         # Value i starts at byte i * stride if no value holds the separator: true when every
         # value was read (no layout holds it), else counted.
-        _read_rows(data, np.arange(n) * stride, length, out, seen)
+        seen_here: set[str] = set()
+        _read_rows(data, np.arange(n) * stride, length, out, seen_here)
         if not np.isnan(out).any() or joined.count(_SEPARATOR.encode()) == n - 1:
+            seen |= seen_here
             return
         out[:] = np.nan
     lengths = np.fromiter(map(len, strings), dtype=np.int64, count=n)
