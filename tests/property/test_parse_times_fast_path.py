@@ -99,3 +99,13 @@ def test_one_layout_repeated_equals_the_pandas_oracle(text: str, repeat: int) ->
 @settings(max_examples=300, deadline=None)
 def test_iso_strings_with_gaps_equal_the_pandas_oracle(values: list[object]) -> None:
     _assert_same(_object(values))
+
+
+@given(
+    st.lists(st.one_of(iso_strings(), st.sampled_from([None, ""])), min_size=1, max_size=6),
+    st.lists(st.integers(0, 5), min_size=50, max_size=150),
+)
+@settings(max_examples=100, deadline=None)
+def test_long_arrays_with_repeats_equal_the_pandas_oracle(pool: list[object], picks: list[int]) -> None:
+    # 50 values or more with repeats: pandas parses through its cache of unique values.
+    _assert_same(_object([pool[i % len(pool)] for i in picks]))
