@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -22,8 +22,8 @@ class DeadLetter:
     """A message or row that could not become a row object (see DESIGN.md, Rows and dead letters)."""
 
     source: str
-    position: str          # e.g. "partition=0 offset=17", "row=42", "watermark=[17, 3]"
-    reason: str            # invalid_json | invalid_utf8 | not_an_object | not_a_list | oversize | missing_field | ...
+    position: str  # e.g. "partition=0 offset=17", "row=42", "watermark=[17, 3]"
+    reason: str  # invalid_json | invalid_utf8 | not_an_object | not_a_list | oversize | missing_field | ...
     detail: str = ""
     raw: bytes | None = None
 
@@ -43,11 +43,11 @@ class Batch:
     dead_letters: list[DeadLetter] = field(default_factory=list)
     checkpoint: Checkpoint | None = None
     end_of_data: bool = False
-    columns: Mapping[str, Any] | None = None   # optional column-wise rows (name -> array), instead of ``rows``
-    n_columnar_rows: int = 0                   # number of rows in ``columns``
-    malformed_rows: int = 0                    # rows of a file that could not be parsed (counted, not dead letters)
-    positions: list[int] | None = None         # per row, a unique stable source position (Kafka:
-                                               # partition * 2**40 + offset), or None
+    columns: Mapping[str, Any] | None = None  # optional column-wise rows (name -> array), instead of ``rows``
+    n_columnar_rows: int = 0  # number of rows in ``columns``
+    malformed_rows: int = 0  # rows of a file that could not be parsed (counted, not dead letters)
+    positions: Sequence[int] | None = None  # per row, a unique stable source position (Kafka:
+    # partition * 2**40 + offset), or None
 
     @property
     def n_rows(self) -> int:
@@ -60,7 +60,7 @@ class SourceStatus:
 
     connected: bool
     reason: str = ""
-    lag: Mapping[str, int] = field(default_factory=dict)   # partition -> messages behind
+    lag: Mapping[str, int] = field(default_factory=dict)  # partition -> messages behind
 
 
 class Source(Protocol):

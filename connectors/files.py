@@ -19,6 +19,7 @@ import orjson
 import pandas as pd
 
 from connectors.base import Batch, Checkpoint, ConnectorError, DeadLetter, SourceStatus
+from connectors.columnar import values_to_array
 
 logger = logging.getLogger(__name__)
 
@@ -304,9 +305,6 @@ def rows_to_columns(records: list[dict[str, Any]]) -> dict[str, np.ndarray]:
     return out
 
 
-_NUMBER_TYPES = frozenset({int, float, type(None)})
-
-
 def _uniform_rows_to_columns(records: list[dict[str, Any]]) -> dict[str, np.ndarray] | None:
     """The common case, every row with the same keys in the same order: transpose in C.
 
@@ -316,20 +314,11 @@ def _uniform_rows_to_columns(records: list[dict[str, Any]]) -> dict[str, np.ndar
     if not all(list(r.keys()) == keys for r in records):
         return None
     out: dict[str, np.ndarray] = {}
-    n = len(records)
     for name, col in zip(keys, zip(*(r.values() for r in records), strict=True), strict=True):
-        kinds = set(map(type, col))
-        if dict in kinds or list in kinds:
+        array = values_to_array(col)
+        if array is None:
             return None
-        if kinds <= _NUMBER_TYPES and kinds != {type(None)}:
-            try:
-                out[str(name)] = np.array([np.nan if v is None else v for v in col], dtype=np.float64)
-                continue
-            except (TypeError, ValueError, OverflowError):
-                pass
-        arr = np.empty(n, dtype=object)
-        arr[:] = col
-        out[str(name)] = arr
+        out[str(name)] = array
     if not keys:
         return None
     return out

@@ -19,9 +19,11 @@ import logging
 import os
 import time
 from collections.abc import Callable, Mapping
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, Final, Literal
 
+import numpy as np
 import orjson
 from kafka import KafkaConsumer, KafkaProducer, TopicPartition
 from kafka.consumer.subscription_state import ConsumerRebalanceListener
@@ -29,6 +31,7 @@ from kafka.errors import KafkaError
 from kafka.structs import OffsetAndMetadata
 
 from connectors.base import Batch, Checkpoint, ConnectorError, DeadLetter, SourceStatus
+from connectors.columnar import batches_to_columns, concat_columns, objects_to_columns
 from connectors.mapping import (
     DEFAULT_MAX_MESSAGE_BYTES,
     MESSAGE_FORMATS,
@@ -53,6 +56,13 @@ RAW_LIMIT_BYTES: Final = 16 * 1024
 POSITION_PARTITION_STRIDE: Final = 2**40
 """Row positions (``Batch.positions``) are ``partition * 2**40 + offset``: unique and stable, so a
 row's sample slot does not depend on which replica read it."""
+
+BATCH_ITEM_STRIDE: Final = 4096
+"""A ``json_batch`` row's position is ``message_position * 4096 + min(item, 4095)``."""
+DRAIN_BYTES: Final = 8 * 1024 * 1024
+"""One :meth:`KafkaSource.poll` stops taking already-fetched records beyond this many bytes."""
+DRAIN_S: Final = 0.1
+"""... or after this many seconds."""
 
 RevokedCallback = Callable[[tuple[int, ...]], None]
 AssignedCallback = Callable[[tuple[int, ...]], Checkpoint | None]
@@ -228,6 +238,8 @@ class KafkaSource:
         self._producer: KafkaProducer | None = None
         self._positions: dict[int, int] = {}
         self._assigned: frozenset[int] = frozenset()
+        self._revoked_in_poll: set[int] = set()
+        self._decoder: ThreadPoolExecutor | None = None
         self._status = SourceStatus(connected=False, reason="not opened")
         self._last_probe = float("-inf")
         self._probe_interval_s = settings.status_interval_s
@@ -253,6 +265,7 @@ class KafkaSource:
                 **common,
             )
             self._consumer.subscribe(topics=[s.topic], listener=_Listener(self))
+            self._decoder = ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"decode-{self.name}")
             if s.dead_letter_topic is not None:
                 self._producer = KafkaProducer(acks="all", linger_ms=5, **common)
         except KafkaError as exc:
@@ -273,17 +286,108 @@ class KafkaSource:
     def poll(self, max_rows: int, timeout_s: float) -> Batch:
         """Return rows of at most ``max_rows`` messages, waiting at most ``timeout_s``.
 
-        For ``json_batch`` the bound is on messages, so a batch may hold more rows than
-        ``max_rows`` (a message is never split across batches).
+        After the first records arrive, what the client has already fetched is taken too (without
+        waiting), up to ``max_rows`` messages or :data:`DRAIN_BYTES`, so the monitor gets chunks
+        of thousands of rows. For ``json_batch`` the bound is on messages, so a batch may hold
+        more rows than ``max_rows`` (a message is never split across batches).
+
+        Well-formed flat JSON without a field mapping is decoded for the whole poll at once into
+        columns (:mod:`connectors.columnar`); anything else, and every poll holding a bad
+        message, is decoded message by message, which turns bad ones into dead letters.
         """
         consumer = self._require_open()
         if max_rows <= 0:
             raise ValueError(f"max_rows must be positive, got {max_rows!r}")
-        try:
-            records = consumer.poll(timeout_ms=max(0, int(timeout_s * 1000)), max_records=max_rows)
-        except KafkaError as exc:
-            self._status = SourceStatus(connected=False, reason=_describe(exc), lag=self._status.lag)
-            raise ConnectorError(f"source {self.name!r}: poll failed: {exc}") from exc
+        records, chunks = self._fetch(consumer, max_rows, timeout_s)
+        batch = self._join_chunks(records, chunks) if chunks is not None else None
+        if batch is None:
+            batch = self._decode_each(records)
+        for partition, messages in records.items():
+            self._positions[partition] = messages[-1].offset + 1
+        self._refresh_status(bool(records))
+        return batch
+
+    def _fetch(
+        self, consumer: KafkaConsumer, max_rows: int, timeout_s: float
+    ) -> tuple[dict[int, list[Any]], list[tuple[int, Future[DecodedChunk | None]]] | None]:
+        """Records by partition: one waiting poll, then what is already fetched, within bounds.
+
+        In columnar mode each poll's messages are decoded on the decoder thread while the next
+        poll runs (pyarrow and numpy release the GIL; kafka-python's record parsing needs it),
+        so the second value holds the pending decodes, or ``None`` when a message rules the
+        columnar path out for this poll.
+
+        A partition revoked while collecting loses the records collected for it so far: they
+        are not in this replica's state, and its next owner reads them from the stored position.
+        """
+        collected: dict[int, list[Any]] = {}
+        decoder = self._decoder if self._columnar else None
+        chunks: list[tuple[int, Future[DecodedChunk | None]]] | None = [] if decoder is not None else None
+        self._revoked_in_poll = set()
+        wait_ms = max(0, int(timeout_s * 1000))
+        taken = size = 0
+        deadline = time.monotonic() + DRAIN_S
+        max_bytes = self.settings.max_message_bytes
+        while True:
+            try:
+                records = consumer.poll(timeout_ms=wait_ms, max_records=max_rows - taken)
+            except KafkaError as exc:
+                self._status = SourceStatus(connected=False, reason=_describe(exc), lag=self._status.lag)
+                raise ConnectorError(f"source {self.name!r}: poll failed: {exc}") from exc
+            for partition in self._revoked_in_poll:
+                collected.pop(partition, None)
+                if chunks is not None:
+                    chunks = [c for c in chunks if c[0] != partition]
+            self._revoked_in_poll.clear()
+            if not records:
+                break
+            for tp, messages in records.items():
+                if not messages:
+                    continue
+                collected.setdefault(tp.partition, []).extend(messages)
+                taken += len(messages)
+                sizes = [-1 if m.value is None else len(m.value) for m in messages]
+                size += sum(sizes)
+                if chunks is not None and decoder is not None:
+                    if min(sizes) < 0 or max(sizes) > max_bytes:
+                        chunks = None  # a tombstone or an oversize message: decode one by one
+                    else:
+                        chunks.append(
+                            (
+                                tp.partition,
+                                decoder.submit(decode_chunk, self.settings.format, tp.partition, messages),
+                            )
+                        )
+            wait_ms = 0
+            if taken >= max_rows or size >= DRAIN_BYTES or time.monotonic() >= deadline:
+                break
+        return collected, chunks
+
+    @property
+    def _columnar(self) -> bool:
+        s = self.settings
+        return s.mapping.is_identity and s.event_time_source == "field"
+
+    def _join_chunks(
+        self, records: Mapping[int, list[Any]], chunks: list[tuple[int, Future[DecodedChunk | None]]]
+    ) -> Batch | None:
+        """The decoded chunks as one columnar batch, or ``None`` when any needs the per-message path."""
+        decoded = [future.result() for _, future in chunks]
+        if not decoded or any(d is None for d in decoded):
+            return None
+        parts = [d for d in decoded if d is not None]
+        columns = concat_columns([p.columns for p in parts])
+        if columns is None:
+            return None
+        positions = np.concatenate([p.positions for p in parts])
+        return Batch(
+            columns=columns,
+            n_columnar_rows=int(positions.size),
+            checkpoint=self._checkpoint_after(records),
+            positions=positions,
+        )
+
+    def _decode_each(self, records: Mapping[int, list[Any]]) -> Batch:
         rows: list[dict[str, Any]] = []
         positions: list[int] = []  # per row: partition * 2**40 + offset (json_batch: * 2**12 + item)
         dead: list[DeadLetter] = []
@@ -295,10 +399,7 @@ class KafkaSource:
         max_bytes = s.max_message_bytes
         fast = identity and fmt == "json"
         loads = orjson.loads
-        for tp, messages in records.items():
-            if not messages:
-                continue
-            partition = tp.partition
+        for partition, messages in records.items():
             base = partition * POSITION_PARTITION_STRIDE
             for msg in messages:
                 if fast:  # the common case inline: a small, valid JSON object, no mapping
@@ -319,7 +420,11 @@ class KafkaSource:
                 event_time = timestamp_ms_to_datetime(msg.timestamp) if use_ts else None
                 position = base + msg.offset
                 for index, item in enumerate(decoded.items):
-                    row_position = position * 4096 + min(index, 4095) if fmt == "json_batch" else position
+                    row_position = (
+                        position * BATCH_ITEM_STRIDE + min(index, BATCH_ITEM_STRIDE - 1)
+                        if fmt == "json_batch"
+                        else position
+                    )
                     if identity and type(item) is dict:
                         rows.append(item)
                         positions.append(row_position)
@@ -331,12 +436,20 @@ class KafkaSource:
                     else:
                         item_index = index if fmt == "json_batch" else None
                         dead.append(self._dead_letter(msg, row.reason, row.detail, item_index))  # type: ignore[union-attr]
-            self._positions[partition] = messages[-1].offset + 1
-        self._refresh_status(bool(records))
-        checkpoint = {str(p): o for p, o in sorted(self._positions.items())} if self._positions else None
         return Batch(
-            rows=rows, dead_letters=dead, checkpoint=checkpoint, end_of_data=False, positions=positions
+            rows=rows,
+            dead_letters=dead,
+            checkpoint=self._checkpoint_after(records),
+            end_of_data=False,
+            positions=positions,
         )
+
+    def _checkpoint_after(self, records: Mapping[int, list[Any]]) -> Checkpoint | None:
+        """Next offset of every partition seen, including the records of this poll."""
+        positions = dict(self._positions)
+        for partition, messages in records.items():
+            positions[partition] = messages[-1].offset + 1
+        return {str(p): o for p, o in sorted(positions.items())} if positions else None
 
     def commit(self, checkpoint: Checkpoint) -> None:
         """Commit ``checkpoint`` offsets of currently assigned partitions to the consumer group.
@@ -470,6 +583,7 @@ class KafkaSource:
         if not partitions:
             return
         logger.info("kafka partitions revoked source=%s partitions=%s", self.name, list(partitions))
+        self._revoked_in_poll.update(partitions)
         if self._on_revoked is not None:
             self._on_revoked(partitions)
         self._assigned = self._assigned - frozenset(partitions)
@@ -523,6 +637,9 @@ class KafkaSource:
 
     def _close_clients(self) -> None:
         timeout_ms = self.settings.request_timeout_ms
+        decoder, self._decoder = self._decoder, None
+        if decoder is not None:
+            decoder.shutdown(wait=True, cancel_futures=True)
         producer, self._producer = self._producer, None
         if producer is not None:
             try:
@@ -538,6 +655,37 @@ class KafkaSource:
                 logger.warning("kafka consumer close failed source=%s error=%s", self.name, exc)
             finally:
                 self._consumer = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class DecodedChunk:
+    """Messages of one partition decoded into columns, with each row's position."""
+
+    columns: dict[str, np.ndarray]
+    positions: np.ndarray
+
+
+def decode_chunk(fmt: MessageFormat, partition: int, messages: list[Any]) -> DecodedChunk | None:
+    """Consecutive messages of one partition as columns (:mod:`connectors.columnar`), or ``None``
+    when any of them needs the per-message path. Touches nothing but its arguments, so it runs
+    on the source's decoder thread."""
+    values = [m.value for m in messages]
+    starts = np.fromiter((m.offset for m in messages), dtype=np.int64, count=len(messages))
+    starts += partition * POSITION_PARTITION_STRIDE
+    if fmt == "json":
+        columns = objects_to_columns(values)
+        if columns is None:
+            return None
+        return DecodedChunk(columns=columns, positions=starts)
+    decoded = batches_to_columns(values)
+    if decoded is None:
+        return None
+    columns, sizes = decoded
+    counts = np.asarray(sizes, dtype=np.int64)
+    ends = np.cumsum(counts)
+    item = np.arange(int(ends[-1]), dtype=np.int64) - np.repeat(ends - counts, counts)
+    positions = np.repeat(starts * BATCH_ITEM_STRIDE, counts) + np.minimum(item, BATCH_ITEM_STRIDE - 1)
+    return DecodedChunk(columns=columns, positions=positions)
 
 
 def _describe(exc: BaseException) -> str:

@@ -41,6 +41,17 @@ def produce(
         producer.close(timeout=10)
 
 
+def rows_of(batch: Batch) -> list[dict[str, Any]]:
+    """The batch's rows as dicts, also when the source handed out columns (missing values left out)."""
+    if batch.columns is None:
+        return list(batch.rows)
+    names = list(batch.columns)
+    out: list[dict[str, Any]] = []
+    for values in zip(*(batch.columns[c].tolist() for c in names), strict=True):
+        out.append({k: v for k, v in zip(names, values, strict=True) if v is not None and v == v})
+    return out
+
+
 def drain(
     source: KafkaSource, *, rows: int = 0, dead: int = 0, max_rows: int = 1000, timeout_s: float = 30
 ) -> Batch:
@@ -56,10 +67,11 @@ def drain(
                 f"timed out: {len(got_rows)}/{rows} rows, {len(got_dead)}/{dead} dead letters"
             )
         batch = source.poll(max_rows, 0.5)
-        got_rows += batch.rows
+        rows_now = rows_of(batch)
+        got_rows += rows_now
         got_dead += batch.dead_letters
-        assert batch.positions is not None and len(batch.positions) == len(batch.rows)
-        got_positions += batch.positions
+        assert batch.positions is not None and len(batch.positions) == len(rows_now)
+        got_positions += [int(p) for p in batch.positions]
         checkpoint = batch.checkpoint or checkpoint
     return Batch(rows=got_rows, dead_letters=got_dead, checkpoint=checkpoint, positions=got_positions)
 
@@ -69,7 +81,7 @@ def quiet(source: KafkaSource, seconds: float = 1.5) -> Batch:
     rows: list[dict[str, Any]] = []
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
-        rows += source.poll(1000, 0.3).rows
+        rows += rows_of(source.poll(1000, 0.3))
     return Batch(rows=rows)
 
 
@@ -83,7 +95,7 @@ def test_exactly_once_across_close_and_reopen_from_checkpoint(
     seen: list[int] = []
     while len(seen) < 120:  # stop in the middle, as a crash after a durable window would
         batch = first.poll(40, 1.0)
-        seen += [r["id"] for r in batch.rows]
+        seen += [r["id"] for r in rows_of(batch)]
         checkpoint = batch.checkpoint or None
     first.close()
     assert checkpoint is not None and set(checkpoint) <= {"0", "1"}
@@ -145,7 +157,7 @@ def test_new_group_with_latest_skips_old_messages(
         deadline = time.monotonic() + 30
         while "0" not in source.status().lag:  # joined and positioned at the end
             assert time.monotonic() < deadline, "no assignment"
-            assert source.poll(100, 0.3).rows == []
+            assert rows_of(source.poll(100, 0.3)) == []
         produce(kafka_bootstrap, topic, [orjson.dumps({"id": i}) for i in range(5, 8)])
         assert [r["id"] for r in drain(source, rows=3).rows] == [5, 6, 7]
     finally:
@@ -290,7 +302,7 @@ def test_lag_per_partition(kafka_bootstrap: str, kafka_topic: Callable[..., str]
         deadline = time.monotonic() + 30
         while got < 30:
             assert time.monotonic() < deadline
-            got += len(source.poll(30 - got, 1.0).rows)
+            got += len(rows_of(source.poll(30 - got, 1.0)))
         status = source.status()
         assert status.connected
         assert set(status.lag) == {"0", "1"}
@@ -336,7 +348,7 @@ def test_rebalance_hands_partitions_over_through_the_store(
         later: list[int] = []
         while not (revoked and assigned["b"] and len(assigned["a"]) >= 2):
             assert time.monotonic() < deadline, f"no rebalance: revoked={revoked} assigned={assigned}"
-            later += [r["id"] for r in first.poll(100, 0.2).rows + second.poll(100, 0.2).rows]
+            later += [r["id"] for r in rows_of(first.poll(100, 0.2)) + rows_of(second.poll(100, 0.2))]
         assert revoked[0] == (0, 1)
         assert store == {"0": store["0"], "1": store["1"]} and sum(store.values()) == 40
         assert sorted(assigned["a"][-1] + assigned["b"][-1]) == [0, 1]
@@ -345,7 +357,7 @@ def test_rebalance_hands_partitions_over_through_the_store(
         deadline = time.monotonic() + 30
         while len(later) < 20:
             assert time.monotonic() < deadline, f"got {sorted(later)}"
-            later += [r["id"] for r in first.poll(100, 0.2).rows + second.poll(100, 0.2).rows]
+            later += [r["id"] for r in rows_of(first.poll(100, 0.2)) + rows_of(second.poll(100, 0.2))]
         later += [r["id"] for r in quiet(first, 0.5).rows + quiet(second, 0.5).rows]
         assert sorted(later) == list(range(40, 60))  # nothing re-read after the hand-over
     finally:

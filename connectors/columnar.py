@@ -1,0 +1,314 @@
+"""Many JSON messages to column arrays in one pass, without a Python object per row.
+
+A Kafka poll hands out thousands of small JSON messages; decoding each with ``orjson`` and then
+transposing the row dicts costs about as much again as the decoding. Here all the messages of a
+poll are joined into one JSON-lines document and read by pyarrow's JSON reader straight into
+columns, which become the same numpy arrays as :func:`connectors.files.rows_to_columns` builds
+from the decoded rows: numbers as ``float64`` (missing values ``nan``), strings and booleans as
+``object`` arrays (missing values ``None``), a column missing everywhere as ``None``.
+
+The reader is more lenient than ``orjson`` in a few places (``NaN``/``Infinity`` literals, a
+byte-order mark, several objects in one message, empty messages, unchecked UTF-8). Every
+function here therefore answers ``None`` unless the result is certainly what the per-message
+path would give: invalid, odd or nested input always takes that path, which classifies each
+message and turns bad ones into dead letters.
+"""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Mapping, Sequence
+from typing import Any, Final
+
+import numpy as np
+import orjson
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.json as pj
+
+_WRAP_KEY: Final = b'{"r":'
+_NUMBER_TYPES: Final = frozenset({int, float, type(None)})
+
+
+def objects_to_columns(values: Sequence[bytes]) -> dict[str, np.ndarray] | None:
+    """Columns of one-object messages (format ``json``), or ``None`` to decode one by one.
+
+    Parameters
+    ----------
+    values
+        Raw message values, each expected to be one JSON object on one line.
+
+    Returns
+    -------
+    dict or None
+        Column name to array, ``len(values)`` rows, in the order rows would have had; ``None``
+        when any message is not a flat JSON object or anything else is not certain.
+
+    Examples
+    --------
+    >>> cols = objects_to_columns([b'{"a": 1, "b": "x"}', b'{"a": 2.5}'])
+    >>> cols["a"].tolist(), cols["b"].tolist()
+    ([1.0, 2.5], ['x', None])
+    >>> objects_to_columns([b'{"a": 1}', b'[1, 2]']) is None
+    True
+    """
+    if not values:
+        return None
+    try:
+        return _objects(values)
+    except (pa.ArrowException, ValueError, TypeError):  # pyarrow can trip over odd input: decline
+        return None
+
+
+def _objects(values: Sequence[bytes]) -> dict[str, np.ndarray] | None:
+    wrapped = _read_wrapped(values)
+    if wrapped is None or not pa.types.is_struct(wrapped.type):
+        return None
+    kind = wrapped.type
+    return _table_columns(wrapped.flatten(), [kind.field(i).name for i in range(kind.num_fields)])
+
+
+def batches_to_columns(values: Sequence[bytes]) -> tuple[dict[str, np.ndarray], list[int]] | None:
+    """Columns of batch messages (format ``json_batch``) and the number of rows of each message.
+
+    Every message must be the same form: a JSON array of flat objects, or a columnar object
+    ``{"col": [...], ...}`` with equally long arrays and the same columns in every message.
+    Anything else (mixed forms, a non-object item, unequal lengths, nested values) gives ``None``.
+
+    Examples
+    --------
+    >>> cols, sizes = batches_to_columns([b'[{"a": 1}, {"a": 2}]', b'[{"a": 3, "b": "x"}]'])
+    >>> cols["a"].tolist(), cols["b"].tolist(), sizes
+    ([1.0, 2.0, 3.0], [None, None, 'x'], [2, 1])
+    >>> cols, sizes = batches_to_columns([b'{"a": [1, 2], "b": ["x", "y"]}'])
+    >>> cols["b"].tolist(), sizes
+    (['x', 'y'], [2])
+    >>> batches_to_columns([b'{"a": [1, 2], "b": ["x"]}']) is None
+    True
+    """
+    if not values:
+        return None
+    try:
+        return _batches(values)
+    except (pa.ArrowException, ValueError, TypeError):  # pyarrow can trip over odd input: decline
+        return None
+
+
+def _batches(values: Sequence[bytes]) -> tuple[dict[str, np.ndarray], list[int]] | None:
+    firsts = {v.lstrip()[:1] for v in values}
+    if firsts == {b"{"}:
+        return _columnar_batches(values)
+    if firsts != {b"["}:
+        return None
+    wrapped = _read_wrapped(values)
+    if wrapped is None:
+        return None
+    kind = wrapped.type
+    if pa.types.is_list(kind) and pa.types.is_struct(kind.value_type):
+        items = wrapped.flatten()
+        if items.null_count:  # a null item is a dead letter (not_an_object)
+            return None
+        sizes = pc.list_value_length(wrapped).to_numpy(zero_copy_only=False)
+        names = [kind.value_type.field(i).name for i in range(kind.value_type.num_fields)]
+        columns = _table_columns(items.flatten(), names)
+    elif pa.types.is_struct(kind):
+        fields = wrapped.flatten()
+        names = [kind.field(i).name for i in range(kind.num_fields)]
+        if not fields or any(
+            f.null_count or not pa.types.is_list(f.type) or pa.types.is_null(f.type.value_type)
+            for f in fields
+        ):
+            return None
+        lengths = [pc.list_value_length(f).to_numpy(zero_copy_only=False) for f in fields]
+        sizes = lengths[0]
+        if any(not np.array_equal(sizes, other) for other in lengths[1:]):
+            return None
+        columns = _table_columns([f.flatten() for f in fields], names)
+    else:
+        return None
+    if columns is None:
+        return None
+    return columns, [int(s) for s in sizes]
+
+
+def concat_columns(parts: Sequence[Mapping[str, np.ndarray]]) -> dict[str, np.ndarray] | None:
+    """Column dicts of consecutive chunks as one, or ``None`` when a column's type differs.
+
+    A column absent from a chunk is missing there (``nan`` in a float column, ``None``
+    otherwise); a column that is float in one chunk and text in another would be typed
+    differently by the per-message path, so that gives ``None``.
+
+    Examples
+    --------
+    >>> c = concat_columns([{"a": np.array([1.0])}, {"a": np.array([2.0]), "b": np.array(["x"], dtype=object)}])
+    >>> c["a"].tolist(), c["b"].tolist()
+    ([1.0, 2.0], [None, 'x'])
+    """
+    if len(parts) == 1:
+        return dict(parts[0])
+    kinds: dict[str, np.dtype] = {}
+    for part in parts:
+        for name, array in part.items():
+            if kinds.setdefault(name, array.dtype) != array.dtype:
+                return None
+    out: dict[str, np.ndarray] = {}
+    for name, kind in kinds.items():
+        pieces = []
+        for part in parts:
+            array = part.get(name)
+            if array is None:
+                n = len(next(iter(part.values()))) if part else 0
+                array = np.full(n, np.nan) if kind == np.float64 else np.full(n, None, dtype=object)
+            pieces.append(array)
+        out[name] = np.concatenate(pieces)
+    return out
+
+
+def _columnar_batches(values: Sequence[bytes]) -> tuple[dict[str, np.ndarray], list[int]] | None:
+    """Columnar messages, all with the same columns in the same order: the arrays concatenated.
+
+    orjson reads these faster than pyarrow (a few long arrays, not many small objects)."""
+    names: list[str] | None = None
+    lists: dict[str, list[Any]] = {}
+    sizes: list[int] = []
+    for value in values:
+        try:
+            obj = orjson.loads(value)
+        except orjson.JSONDecodeError:
+            return None
+        if type(obj) is not dict or not obj:
+            return None
+        if names is None:
+            names = list(obj)
+            lists = {name: [] for name in names}
+        elif list(obj) != names:
+            return None
+        size = -1
+        for name, column in obj.items():
+            if type(column) is not list or (size >= 0 and len(column) != size):
+                return None
+            size = len(column)
+            lists[name].extend(column)
+        sizes.append(size)
+    if names is None or not sum(sizes):
+        return None
+    out: dict[str, np.ndarray] = {}
+    for name in names:
+        array = values_to_array(lists[name])
+        if array is None:
+            return None
+        out[name] = array
+    return out, sizes
+
+
+def values_to_array(values: Sequence[Any]) -> np.ndarray | None:
+    """One column of decoded JSON scalars as :func:`connectors.files.rows_to_columns` types it.
+
+    Numbers (``None`` as ``nan``) become ``float64`` unless every value is ``None``; anything
+    else (strings, booleans, a mix) an ``object`` array. ``None`` for nested values.
+
+    Examples
+    --------
+    >>> values_to_array([1, None, 2.5]).tolist()
+    [1.0, nan, 2.5]
+    >>> values_to_array(["a", 1, None]).tolist()
+    ['a', 1, None]
+    >>> values_to_array([{"a": 1}]) is None
+    True
+    """
+    kinds = set(map(type, values))
+    if dict in kinds or list in kinds:
+        return None
+    if kinds <= _NUMBER_TYPES and kinds != {type(None)}:
+        try:
+            return np.array(values, dtype=np.float64)
+        except (TypeError, ValueError, OverflowError):
+            pass
+    array = np.empty(len(values), dtype=object)
+    array[:] = values
+    return array
+
+
+def _read_wrapped(values: Sequence[bytes]) -> pa.Array | None:
+    """Each message ``m`` read as ``{"r": m}``: one value per message, none of them null, or ``None``.
+
+    The wrapper makes anything but a single JSON value per message a parse error (two objects,
+    an empty message), and a ``null`` message a null the caller can see.
+    """
+    blob = _WRAP_KEY + (b"}\n" + _WRAP_KEY).join(values) + b"}"
+    table = _read(blob, len(values))
+    if table is None or table.num_columns != 1 or table.column_names[0] != "r":
+        return None
+    wrapped = table.column(0).combine_chunks()
+    # pyarrow 26's reader can build invalid arrays (a list in an object starting with null has
+    # bad offsets); full validation catches that, and checks the UTF-8 of every string.
+    wrapped.validate(full=True)
+    return None if wrapped.null_count else wrapped
+
+
+def _read(blob: bytes, lines: int) -> pa.Table | None:
+    """The JSON-lines document as a table of exactly ``lines`` rows, or ``None``."""
+    options = pj.ReadOptions(use_threads=False, block_size=max(len(blob) + 1, 1 << 20))
+    table = pj.read_json(io.BytesIO(blob), read_options=options)
+    as_text = _times_as_text(table.schema)
+    if as_text != table.schema:  # the reader took ISO strings for times: read them as text
+        parse = pj.ParseOptions(explicit_schema=as_text)
+        table = pj.read_json(io.BytesIO(blob), read_options=options, parse_options=parse)
+    if table.num_rows != lines:  # an empty message, or several objects in one
+        return None
+    return table
+
+
+def _times_as_text(schema: pa.Schema) -> pa.Schema:
+    """``schema`` with every timestamp or date type (at any depth) replaced by ``string``."""
+    return pa.schema([f.with_type(_text_type(f.type)) for f in schema])
+
+
+def _text_type(kind: pa.DataType) -> pa.DataType:
+    if pa.types.is_timestamp(kind) or pa.types.is_date(kind):
+        return pa.string()
+    if pa.types.is_list(kind):
+        return pa.list_(kind.value_field.with_type(_text_type(kind.value_type)))
+    if pa.types.is_struct(kind):
+        return pa.struct(
+            [kind.field(i).with_type(_text_type(kind.field(i).type)) for i in range(kind.num_fields)]
+        )
+    return kind
+
+
+def _table_columns(
+    arrays: Sequence[pa.Array | pa.ChunkedArray], names: Sequence[str]
+) -> dict[str, np.ndarray] | None:
+    if not names or len(set(names)) != len(names):
+        return None
+    out: dict[str, np.ndarray] = {}
+    for name, array in zip(names, arrays, strict=True):
+        converted = _to_numpy(array)
+        if converted is None:
+            return None
+        out[name] = converted
+    return out
+
+
+def _to_numpy(array: pa.Array | pa.ChunkedArray) -> np.ndarray | None:
+    kind = array.type
+    n = len(array)
+    if pa.types.is_integer(kind) or pa.types.is_floating(kind):
+        values = _numpy(array).astype(np.float64, copy=False)
+        if pa.types.is_floating(kind) and not np.isfinite(values).all():
+            # pyarrow reads the literals NaN and Infinity, which are not JSON: only nulls may be nan
+            if np.isinf(values).any() or int(np.isnan(values).sum()) != array.null_count:
+                return None
+        return values
+    if pa.types.is_string(kind) or pa.types.is_large_string(kind) or pa.types.is_boolean(kind):
+        values = (
+            array.to_numpy() if isinstance(array, pa.ChunkedArray) else array.to_numpy(zero_copy_only=False)
+        )
+        return values.astype(object, copy=False)
+    if pa.types.is_null(kind):
+        return np.full(n, None, dtype=object)
+    return None  # timestamps (pyarrow reads ISO strings as times), lists, objects: per-message path
+
+
+def _numpy(array: pa.Array | pa.ChunkedArray) -> np.ndarray:
+    return array.to_numpy() if isinstance(array, pa.ChunkedArray) else array.to_numpy(zero_copy_only=False)
