@@ -19,8 +19,8 @@ import logging
 import os
 import time
 from collections.abc import Callable, Mapping
-from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
+from operator import attrgetter
 from typing import Any, Final, Literal
 
 import numpy as np
@@ -63,6 +63,9 @@ DRAIN_BYTES: Final = 8 * 1024 * 1024
 """One :meth:`KafkaSource.poll` stops taking already-fetched records beyond this many bytes."""
 DRAIN_S: Final = 0.1
 """... or after this many seconds."""
+
+_VALUE: Final = attrgetter("value")
+_OFFSET: Final = attrgetter("offset")
 
 RevokedCallback = Callable[[tuple[int, ...]], None]
 AssignedCallback = Callable[[tuple[int, ...]], Checkpoint | None]
@@ -239,7 +242,6 @@ class KafkaSource:
         self._positions: dict[int, int] = {}
         self._assigned: frozenset[int] = frozenset()
         self._revoked_in_poll: set[int] = set()
-        self._decoder: ThreadPoolExecutor | None = None
         self._status = SourceStatus(connected=False, reason="not opened")
         self._last_probe = float("-inf")
         self._probe_interval_s = settings.status_interval_s
@@ -265,7 +267,6 @@ class KafkaSource:
                 **common,
             )
             self._consumer.subscribe(topics=[s.topic], listener=_Listener(self))
-            self._decoder = ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"decode-{self.name}")
             if s.dead_letter_topic is not None:
                 self._producer = KafkaProducer(acks="all", linger_ms=5, **common)
         except KafkaError as exc:
@@ -298,8 +299,8 @@ class KafkaSource:
         consumer = self._require_open()
         if max_rows <= 0:
             raise ValueError(f"max_rows must be positive, got {max_rows!r}")
-        records, chunks = self._fetch(consumer, max_rows, timeout_s)
-        batch = self._join_chunks(records, chunks) if chunks is not None else None
+        records = self._fetch(consumer, max_rows, timeout_s)
+        batch = self._decode_columnar(records) if self._columnar else None
         if batch is None:
             batch = self._decode_each(records)
         for partition, messages in records.items():
@@ -307,27 +308,17 @@ class KafkaSource:
         self._refresh_status(bool(records))
         return batch
 
-    def _fetch(
-        self, consumer: KafkaConsumer, max_rows: int, timeout_s: float
-    ) -> tuple[dict[int, list[Any]], list[tuple[int, Future[DecodedChunk | None]]] | None]:
+    def _fetch(self, consumer: KafkaConsumer, max_rows: int, timeout_s: float) -> dict[int, list[Any]]:
         """Records by partition: one waiting poll, then what is already fetched, within bounds.
-
-        In columnar mode each poll's messages are decoded on the decoder thread while the next
-        poll runs (pyarrow and numpy release the GIL; kafka-python's record parsing needs it),
-        so the second value holds the pending decodes, or ``None`` when a message rules the
-        columnar path out for this poll.
 
         A partition revoked while collecting loses the records collected for it so far: they
         are not in this replica's state, and its next owner reads them from the stored position.
         """
         collected: dict[int, list[Any]] = {}
-        decoder = self._decoder if self._columnar else None
-        chunks: list[tuple[int, Future[DecodedChunk | None]]] | None = [] if decoder is not None else None
         self._revoked_in_poll = set()
         wait_ms = max(0, int(timeout_s * 1000))
         taken = size = 0
         deadline = time.monotonic() + DRAIN_S
-        max_bytes = self.settings.max_message_bytes
         while True:
             try:
                 records = consumer.poll(timeout_ms=wait_ms, max_records=max_rows - taken)
@@ -336,50 +327,41 @@ class KafkaSource:
                 raise ConnectorError(f"source {self.name!r}: poll failed: {exc}") from exc
             for partition in self._revoked_in_poll:
                 collected.pop(partition, None)
-                if chunks is not None:
-                    chunks = [c for c in chunks if c[0] != partition]
             self._revoked_in_poll.clear()
             if not records:
                 break
             for tp, messages in records.items():
-                if not messages:
-                    continue
-                collected.setdefault(tp.partition, []).extend(messages)
-                taken += len(messages)
-                sizes = [-1 if m.value is None else len(m.value) for m in messages]
-                size += sum(sizes)
-                if chunks is not None and decoder is not None:
-                    if min(sizes) < 0 or max(sizes) > max_bytes:
-                        chunks = None  # a tombstone or an oversize message: decode one by one
-                    else:
-                        chunks.append(
-                            (
-                                tp.partition,
-                                decoder.submit(decode_chunk, self.settings.format, tp.partition, messages),
-                            )
-                        )
+                if messages:
+                    collected.setdefault(tp.partition, []).extend(messages)
+                    taken += len(messages)
+                    size += sum(len(v) for v in map(_VALUE, messages) if v is not None)
             wait_ms = 0
             if taken >= max_rows or size >= DRAIN_BYTES or time.monotonic() >= deadline:
                 break
-        return collected, chunks
+        return collected
 
     @property
     def _columnar(self) -> bool:
         s = self.settings
         return s.mapping.is_identity and s.event_time_source == "field"
 
-    def _join_chunks(
-        self, records: Mapping[int, list[Any]], chunks: list[tuple[int, Future[DecodedChunk | None]]]
-    ) -> Batch | None:
-        """The decoded chunks as one columnar batch, or ``None`` when any needs the per-message path."""
-        decoded = [future.result() for _, future in chunks]
-        if not decoded or any(d is None for d in decoded):
+    def _decode_columnar(self, records: Mapping[int, list[Any]]) -> Batch | None:
+        """The whole poll as columns (:func:`decode_chunk` per partition), or ``None`` when any
+        message needs the per-message path."""
+        parts: list[DecodedChunk] = []
+        for partition, messages in records.items():
+            chunk = decode_chunk(
+                self.settings.format, partition, messages, max_message_bytes=self.settings.max_message_bytes
+            )
+            if chunk is None:
+                return None
+            parts.append(chunk)
+        if not parts:
             return None
-        parts = [d for d in decoded if d is not None]
         columns = concat_columns([p.columns for p in parts])
         if columns is None:
             return None
-        positions = np.concatenate([p.positions for p in parts])
+        positions = parts[0].positions if len(parts) == 1 else np.concatenate([p.positions for p in parts])
         return Batch(
             columns=columns,
             n_columnar_rows=int(positions.size),
@@ -637,9 +619,6 @@ class KafkaSource:
 
     def _close_clients(self) -> None:
         timeout_ms = self.settings.request_timeout_ms
-        decoder, self._decoder = self._decoder, None
-        if decoder is not None:
-            decoder.shutdown(wait=True, cancel_futures=True)
         producer, self._producer = self._producer, None
         if producer is not None:
             try:
@@ -665,12 +644,15 @@ class DecodedChunk:
     positions: np.ndarray
 
 
-def decode_chunk(fmt: MessageFormat, partition: int, messages: list[Any]) -> DecodedChunk | None:
+def decode_chunk(
+    fmt: MessageFormat, partition: int, messages: list[Any], *, max_message_bytes: int
+) -> DecodedChunk | None:
     """Consecutive messages of one partition as columns (:mod:`connectors.columnar`), or ``None``
-    when any of them needs the per-message path. Touches nothing but its arguments, so it runs
-    on the source's decoder thread."""
-    values = [m.value for m in messages]
-    starts = np.fromiter((m.offset for m in messages), dtype=np.int64, count=len(messages))
+    when any of them needs the per-message path (a tombstone, an oversize or odd message)."""
+    values = list(map(_VALUE, messages))
+    if None in values or max(map(len, values)) > max_message_bytes:
+        return None
+    starts = np.fromiter(map(_OFFSET, messages), dtype=np.int64, count=len(messages))
     starts += partition * POSITION_PARTITION_STRIDE
     if fmt == "json":
         columns = objects_to_columns(values)

@@ -55,6 +55,7 @@ class ColumnSpec:
     edges: tuple[float, ...] = ()
     levels: tuple[str, ...] = ()
     shift: float = 0.0  # subtracted before accumulating moments (the reference mean), for stability
+    _bin_index: BinIndex | None = field(default=None, init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         if self.kind not in ("numeric", "categorical"):
@@ -65,6 +66,15 @@ class ColumnSpec:
     @property
     def n_bins(self) -> int:
         return len(self.edges) + 1 if self.kind == "numeric" else len(self.levels) + 1
+
+    @property
+    def bin_index(self) -> BinIndex:
+        """The lookup index of ``edges``, built once per spec (not per chunk)."""
+        index = self._bin_index
+        if index is None:
+            index = BinIndex.from_edges(self.edges)
+            object.__setattr__(self, "_bin_index", index)
+        return index
 
 
 @dataclass(slots=True)
@@ -109,7 +119,7 @@ class ColumnAccumulator:
             vals = parsed.values
             finite = vals[~np.isnan(vals)] if parsed.missing or parsed.type_mismatch or parsed.non_finite else vals
             if finite.size:
-                self.counts += BinIndex.from_edges(self.spec.edges).counts(finite)
+                self.counts += self.spec.bin_index.counts(finite)
                 d = finite - self.spec.shift
                 with np.errstate(over="ignore", invalid="ignore"):  # huge values: the moments become inf
                     self.total += float(d.sum())
@@ -280,11 +290,16 @@ class DuplicateSketch:
             hashes, counts = hashes[keep], counts[keep]
             if hashes.size == 0:
                 return
-        allh = np.concatenate([self.hashes, hashes])
-        allc = np.concatenate([self.counts, counts])
-        uniq, inv = np.unique(allh, return_inverse=True)
-        summed = np.bincount(inv, weights=allc, minlength=uniq.size).astype(np.int64)
-        self.hashes, self.counts = uniq[: self.size], summed[: self.size]
+        # The kept hashes are sorted: sort the new ones, then a stable sort of the two runs is a
+        # linear merge (timsort finds the runs); equal neighbours add their counts.
+        order = np.argsort(hashes, kind="stable")
+        allh = np.concatenate([self.hashes, hashes[order]])
+        allc = np.concatenate([self.counts, counts[order]])
+        order = np.argsort(allh, kind="stable")
+        allh, allc = allh[order], allc[order]
+        starts = np.flatnonzero(np.concatenate(([True], allh[1:] != allh[:-1])))
+        self.hashes = allh[starts[: self.size]]
+        self.counts = np.add.reduceat(allc, starts[: self.size + 1])[: self.size].astype(np.int64, copy=False)
 
     def merged(self, other: DuplicateSketch) -> DuplicateSketch:
         out = DuplicateSketch(size=self.size, hashes=self.hashes.copy(), counts=self.counts.copy())
