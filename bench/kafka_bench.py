@@ -138,10 +138,10 @@ def read_source(bootstrap: str, topic: str, messages: int, max_rows: int) -> Run
     while seen < messages:
         batch = source.poll(max_rows, 1.0)
         if start is None:
-            if not batch.rows and not batch.dead_letters:
+            if not batch.n_rows and not batch.dead_letters:
                 continue
             start = time.perf_counter()
-        seen += len(batch.rows) + len(batch.dead_letters)
+        seen += batch.n_rows + len(batch.dead_letters)
     seconds = time.perf_counter() - (start or time.perf_counter())
     source.close()
     return Run(name="source", messages=seen, seconds=seconds)
