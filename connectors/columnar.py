@@ -97,9 +97,15 @@ def batches_to_columns(values: Sequence[bytes]) -> tuple[dict[str, np.ndarray], 
 def _batches(values: Sequence[bytes]) -> tuple[dict[str, np.ndarray], list[int]] | None:
     firsts = {v.lstrip()[:1] for v in values}
     if firsts == {b"{"}:
-        return _columnar_batches(values)
+        # pyarrow is faster; orjson takes what it declines (e.g. an array starting with null,
+        # which pyarrow 26 reads into an invalid array)
+        return _arrow_batches(values) or _columnar_batches(values)
     if firsts != {b"["}:
         return None
+    return _arrow_batches(values)
+
+
+def _arrow_batches(values: Sequence[bytes]) -> tuple[dict[str, np.ndarray], list[int]] | None:
     wrapped = _read_wrapped(values)
     if wrapped is None:
         return None
@@ -167,7 +173,7 @@ def concat_columns(parts: Sequence[Mapping[str, np.ndarray]]) -> dict[str, np.nd
 def _columnar_batches(values: Sequence[bytes]) -> tuple[dict[str, np.ndarray], list[int]] | None:
     """Columnar messages, all with the same columns in the same order: the arrays concatenated.
 
-    orjson reads these faster than pyarrow (a few long arrays, not many small objects)."""
+    The fallback for columnar messages pyarrow declines."""
     names: list[str] | None = None
     lists: dict[str, list[Any]] = {}
     sizes: list[int] = []
