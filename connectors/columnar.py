@@ -17,8 +17,9 @@ message and turns bad ones into dead letters.
 from __future__ import annotations
 
 import io
-from collections.abc import Mapping, Sequence
-from typing import Any, Final
+import threading
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any, Final, TypeVar
 
 import numpy as np
 import orjson
@@ -27,6 +28,10 @@ import pyarrow.compute as pc
 import pyarrow.json as pj
 
 _WRAP_KEY: Final = b'{"r":'
+PARALLEL_BYTES: Final = 256 * 1024
+"""Polls of at least this many bytes are read in two halves on two threads (:func:`_in_halves`)."""
+_DECLINE: Final = (pa.ArrowException, ValueError, TypeError)
+_T = TypeVar("_T")
 _NUMBER_TYPES: Final = frozenset({int, float, type(None)})
 
 
@@ -54,10 +59,10 @@ def objects_to_columns(values: Sequence[bytes]) -> dict[str, np.ndarray] | None:
     """
     if not values:
         return None
-    try:
-        return _objects(values)
-    except (pa.ArrowException, ValueError, TypeError):  # pyarrow can trip over odd input: decline
+    parts = _in_halves(_objects, values)
+    if any(p is None for p in parts):
         return None
+    return concat_columns([p for p in parts if p is not None])
 
 
 def _objects(values: Sequence[bytes]) -> dict[str, np.ndarray] | None:
@@ -90,7 +95,7 @@ def batches_to_columns(values: Sequence[bytes]) -> tuple[dict[str, np.ndarray], 
         return None
     try:
         return _batches(values)
-    except (pa.ArrowException, ValueError, TypeError):  # pyarrow can trip over odd input: decline
+    except _DECLINE:
         return None
 
 
@@ -106,6 +111,42 @@ def _batches(values: Sequence[bytes]) -> tuple[dict[str, np.ndarray], list[int]]
 
 
 def _arrow_batches(values: Sequence[bytes]) -> tuple[dict[str, np.ndarray], list[int]] | None:
+    parts = _in_halves(_arrow_batch_part, values)
+    if any(p is None for p in parts):
+        return None
+    columns = concat_columns([p[0] for p in parts if p is not None])
+    if columns is None:
+        return None
+    return columns, [size for p in parts if p is not None for size in p[1]]
+
+
+def _in_halves(read: Callable[[Sequence[bytes]], _T | None], values: Sequence[bytes]) -> list[_T | None]:
+    """``read`` of the first and the second half of ``values``, the second on its own thread.
+
+    pyarrow parses without the GIL, so on two cores this halves the time of a large poll. Each
+    half is one block for pyarrow: its own reader (several blocks) would silently turn a number
+    into text when an earlier block typed the column as text; halves read apart give different
+    array types instead, which :func:`concat_columns` refuses.
+    """
+    if len(values) < 2 or sum(map(len, values)) < PARALLEL_BYTES:
+        return [_declining(read, values)]
+    mid = len(values) // 2
+    second: list[_T | None] = []
+    worker = threading.Thread(target=lambda: second.append(_declining(read, values[mid:])), name="json-read")
+    worker.start()
+    first = _declining(read, values[:mid])
+    worker.join()
+    return [first, second[0] if second else None]
+
+
+def _declining(read: Callable[[Sequence[bytes]], _T | None], values: Sequence[bytes]) -> _T | None:
+    try:
+        return read(values)
+    except _DECLINE:  # pyarrow can trip over odd input: decline
+        return None
+
+
+def _arrow_batch_part(values: Sequence[bytes]) -> tuple[dict[str, np.ndarray], list[int]] | None:
     wrapped = _read_wrapped(values)
     if wrapped is None:
         return None
@@ -140,9 +181,9 @@ def _arrow_batches(values: Sequence[bytes]) -> tuple[dict[str, np.ndarray], list
 def concat_columns(parts: Sequence[Mapping[str, np.ndarray]]) -> dict[str, np.ndarray] | None:
     """Column dicts of consecutive chunks as one, or ``None`` when a column's type differs.
 
-    A column absent from a chunk is missing there (``nan`` in a float column, ``None``
-    otherwise); a column that is float in one chunk and text in another would be typed
-    differently by the per-message path, so that gives ``None``.
+    A column absent from a chunk, or ``None`` throughout it, is missing there (``nan`` in a
+    float column, ``None`` otherwise); a column that is float in one chunk and text in another
+    would be typed differently by the per-message path, so that gives ``None``.
 
     Examples
     --------
@@ -156,7 +197,7 @@ def concat_columns(parts: Sequence[Mapping[str, np.ndarray]]) -> dict[str, np.nd
     for part in parts:
         for name, array in part.items():
             if kinds.setdefault(name, array.dtype) != array.dtype:
-                return None
+                kinds[name] = np.dtype(np.float64)  # one side must be missing everywhere (checked below)
     out: dict[str, np.ndarray] = {}
     for name, kind in kinds.items():
         pieces = []
@@ -165,6 +206,10 @@ def concat_columns(parts: Sequence[Mapping[str, np.ndarray]]) -> dict[str, np.nd
             if array is None:
                 n = len(next(iter(part.values()))) if part else 0
                 array = np.full(n, np.nan) if kind == np.float64 else np.full(n, None, dtype=object)
+            elif array.dtype != kind:
+                if array.dtype != object or not all(v is None for v in array):
+                    return None  # numbers here, text there: the per-message path types it
+                array = np.full(array.size, np.nan)
             pieces.append(array)
         out[name] = np.concatenate(pieces)
     return out

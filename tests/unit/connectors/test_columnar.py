@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from typing import Any
+from unittest import mock
 
 import numpy as np
 import orjson
@@ -10,6 +11,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from connectors import columnar
 from connectors.columnar import batches_to_columns, objects_to_columns
 from connectors.files import rows_to_columns
 from connectors.mapping import decode_message
@@ -195,3 +197,51 @@ def test_batches_equal_the_per_message_path(batches: list[list[dict[str, Any]]],
 )
 def test_odd_batches_decline(values: list[bytes]) -> None:
     assert batches_to_columns(values) is None
+
+
+# -- large polls are read in two halves on two threads ---------------------------------------------
+
+
+@given(rows_strategy)
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+def test_halves_equal_the_per_message_path_or_decline(rows: list[dict[str, Any]]) -> None:
+    values = [orjson.dumps(r) for r in rows]
+    with mock.patch.object(columnar, "PARALLEL_BYTES", 1):
+        fast = objects_to_columns(values)
+    if fast is not None:
+        assert_same_columns(fast, rows_to_columns([orjson.loads(v) for v in values]))
+
+
+@given(typed_rows)
+@settings(max_examples=100, deadline=None)
+def test_well_typed_rows_take_the_fast_path_in_halves(rows: list[dict[str, Any]]) -> None:
+    values = [orjson.dumps(r) for r in rows]
+    with mock.patch.object(columnar, "PARALLEL_BYTES", 1):
+        fast = objects_to_columns(values)
+    assert fast is not None or any(r.get("name") is None for r in rows)  # an all-null half of a text column
+    if fast is not None:
+        assert_same_columns(fast, rows_to_columns([orjson.loads(v) for v in values]))
+
+
+@given(st.lists(typed_rows, min_size=2, max_size=5))
+@settings(max_examples=100, deadline=None)
+def test_array_batches_in_halves_equal_the_per_message_path(batches: list[list[dict[str, Any]]]) -> None:
+    values = [orjson.dumps(rows) for rows in batches]
+    with mock.patch.object(columnar, "PARALLEL_BYTES", 1):
+        got = batches_to_columns(values)
+    if got is None:
+        return
+    fast, sizes = got
+    slow, slow_sizes = per_message_batches(values)
+    assert sizes == slow_sizes
+    assert_same_columns(fast, slow)
+
+
+def test_halves_typed_apart_decline_or_fill() -> None:
+    with mock.patch.object(columnar, "PARALLEL_BYTES", 1):
+        # text in the first half, a number in the second: the per-message path must type it
+        assert objects_to_columns([b'{"a": "x"}', b'{"a": "y"}', b'{"a": 3}', b'{"a": 4}']) is None
+        # missing throughout the first half, numbers in the second: one float column
+        cols = objects_to_columns([b'{"a": null}', b'{"a": null}', b'{"a": 3}', b'{"a": 4.5}'])
+    assert cols is not None and cols["a"].dtype == np.float64
+    assert cols["a"].tolist()[2:] == [3.0, 4.5] and np.isnan(cols["a"][:2]).all()
