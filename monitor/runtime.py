@@ -15,6 +15,7 @@ import numpy as np
 import orjson
 
 from connectors.base import Batch, DeadLetter, Source, SourceStatus
+from connectors.columnar import concat_columns
 from connectors.files import rows_to_columns
 from detectors.profile import Profile
 from detectors.result import WindowResult
@@ -128,34 +129,56 @@ def window_record(result: WindowResult) -> tuple[WindowRecord, dict[str, Any]]:
     return WindowRecord.from_result(doc), doc
 
 
-COALESCE_ROWS = 20_000
-COALESCE_S = 0.1
+COALESCE_ROWS = 50_000
+COALESCE_S = 0.25
 
 
-def merge_batches(parts: Sequence[Batch]) -> Batch:
-    """One batch of several consecutive row batches (the last checkpoint wins)."""
-    if any(p.columns is not None for p in parts):
-        raise ValueError("merge_batches merges row batches only")
-    rows: list[dict[str, Any]] = []
+def merge_batches(parts: Sequence[Batch]) -> Batch | None:
+    """One batch of consecutive batches of one form (the last checkpoint wins), or ``None`` when
+    columnar parts type a column differently (a float column in one, text in another)."""
     dead: list[DeadLetter] = []
-    positions: list[int] | None = []
     checkpoint = None
     for p in parts:
-        rows.extend(p.rows)
         dead.extend(p.dead_letters)
         if p.checkpoint is not None:
             checkpoint = p.checkpoint
-        if positions is not None:
+    end_of_data = any(p.end_of_data for p in parts)
+    with_rows = [p for p in parts if p.n_rows]
+    if any(p.columns is not None for p in with_rows):
+        if not all(p.columns is not None for p in with_rows):
+            raise ValueError("merge_batches merges batches of one form: rows or columns")
+        columns = concat_columns([p.columns for p in with_rows if p.columns is not None])
+        if columns is None:
+            return None
+        n = sum(p.n_columnar_rows for p in with_rows)
+        positions: Any = None
+        if all(p.positions is not None for p in with_rows):
+            positions = np.concatenate([np.asarray(p.positions, dtype=np.int64) for p in with_rows])
+        return Batch(
+            columns=columns,
+            n_columnar_rows=n,
+            dead_letters=dead,
+            checkpoint=checkpoint,
+            end_of_data=end_of_data,
+            malformed_rows=sum(p.malformed_rows for p in parts),
+            positions=positions,
+        )
+    rows: list[dict[str, Any]] = []
+    row_positions: list[int] | None = []
+    for p in parts:
+        rows.extend(p.rows)
+        if row_positions is not None:
             if p.positions is None and p.rows:
-                positions = None
+                row_positions = None
             elif p.positions is not None:
-                positions.extend(p.positions)
+                row_positions.extend(p.positions)
     return Batch(
         rows=rows,
         dead_letters=dead,
         checkpoint=checkpoint,
-        end_of_data=any(p.end_of_data for p in parts),
-        positions=positions if positions else None,
+        end_of_data=end_of_data,
+        malformed_rows=sum(p.malformed_rows for p in parts),
+        positions=row_positions if row_positions else None,
     )
 
 
@@ -185,7 +208,7 @@ class SourceWorker(threading.Thread):
         super().__init__(name=f"source-{source.name}", daemon=True)
         self.source = source
         self.label_sources = tuple(label_sources)
-        self._stash: Batch | None = None
+        self._stash: deque[Batch] = deque()
         self.idle_wait_s = float(idle_wait_s)  # sources whose poll never waits (SQL): pause when idle
         self._label_status: dict[str, SourceStatus] = {
             ls.name: SourceStatus(connected=False, reason="starting") for ls in self.label_sources
@@ -295,30 +318,36 @@ class SourceWorker(threading.Thread):
                 self.stop_event.wait(self.idle_wait_s)
 
     def _coalesced_poll(self) -> Batch:
-        """Poll, then keep polling without waiting while row batches are small, up to
+        """Poll, then keep polling without waiting while batches are small, up to
         ``COALESCE_ROWS`` rows or ``COALESCE_S`` seconds: per-chunk costs (parsing event times,
-        sketch updates) are much lower on 20k-row chunks than on the ~3k rows one Kafka fetch holds."""
-        if self._stash is not None:
-            batch, self._stash = self._stash, None
-            return batch
+        sketch updates) fall from ~1.5 to ~0.7 us/row between 6k and 50k-row chunks, and one
+        Kafka fetch holds a few thousand rows. Batches are merged only with batches of their
+        form (rows or columns); the rest wait in the stash for the next call."""
+        if self._stash:
+            return self._stash.popleft()
         batch = self.source.poll(self.max_rows, self.poll_timeout_s)
-        if batch.columns is not None or not batch.rows or batch.end_of_data:
+        if not batch.n_rows or batch.end_of_data or batch.n_rows >= COALESCE_ROWS:
             return batch
+        columnar = batch.columns is not None
         parts = [batch]
-        rows = len(batch.rows)
+        rows = batch.n_rows
         deadline = time.monotonic() + COALESCE_S
         while rows < COALESCE_ROWS and time.monotonic() < deadline and not self.stop_event.is_set():
             more = self.source.poll(min(self.max_rows, COALESCE_ROWS - rows), 0.0)
-            if more.columns is not None:
-                self._stash = more  # not mergeable: handed out by the next call
+            if more.n_rows and (more.columns is not None) != columnar:
+                self._stash.append(more)  # not mergeable: handed out by the next call
                 break
             parts.append(more)
-            rows += len(more.rows)
-            if not more.rows or more.end_of_data:
+            rows += more.n_rows
+            if not more.n_rows or more.end_of_data:
                 break
         if len(parts) == 1:
             return batch
-        return merge_batches(parts)
+        merged = merge_batches(parts)
+        if merged is None:  # columns typed differently: hand the parts out one by one
+            self._stash.extendleft(reversed(parts[1:]))
+            return parts[0]
+        return merged
 
     def process(self, batch: Batch) -> None:
         with self._lock:
