@@ -517,9 +517,9 @@ class WindowSketch:
             "event_time_max": self.event_time_max,
             "unexpected_columns": dict(self.unexpected_columns),
             "columns": {n: acc.to_state() for n, acc in self.columns.items()},
-            "sample": {"keys": [int(k) for k in self.sample.keys.tolist()], "values": sample_values},
+            "sample": {"keys": self.sample.keys.tolist(), "values": sample_values},  # tolist: Python ints
             "duplicates": {
-                "hashes": [int(h) for h in self.duplicates.hashes.tolist()],
+                "hashes": self.duplicates.hashes.tolist(),
                 "counts": self.duplicates.counts.tolist(),
             },
         }
