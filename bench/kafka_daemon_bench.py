@@ -4,14 +4,20 @@ Issue 6's end-to-end benchmark. ``--rows`` seeded JSON rows of 20 fields (``id``
 numeric, 1 integer count, 3 categorical) are produced once per topic:
 
 * ``one-row``: one row per message on a 1-partition topic;
-* ``batched``: ``json_batch`` messages of ``--batch`` rows (a JSON array) on a 1-partition topic;
+* ``batched``: ``json_batch`` messages of ``--batch`` rows (a JSON array of objects) on a
+  1-partition topic;
+* ``columnar``: ``json_batch`` messages of ``--batch`` rows as one columnar object
+  (``{"col": [...], ...}``) on a 1-partition topic;
 * ``4-part``: one row per message on a 4-partition topic (row ``i`` to partition ``i % 4``).
 
-Then, each in its own subprocess under ``timeout``:
+Then, each in its own subprocess under ``timeout``, alternating ``--repeat`` times per setup (the
+machine's pace drifts between minutes; the best of each kind counts):
 
-* the ceiling: a bare ``KafkaConsumer.poll`` loop that only ``orjson.loads`` each value (the same
-  consumer settings as ``bench/kafka_bench.py``), on every topic, best of ``--ceiling-repeat``;
-* ``driftwarden run`` with 1 replica on ``one-row`` and ``batched``: row windows of
+* the ceiling: a bare ``KafkaConsumer.poll`` loop that only parses each value (the same consumer
+  settings as ``bench/kafka_bench.py``): ``orjson.loads`` per message on every topic, and for the
+  one-row topic also pyarrow's JSON reader over each poll's values, the parser the daemon's Kafka
+  source uses (:mod:`connectors.columnar`); ratios are to the faster of the two;
+* ``driftwarden run`` with 1 replica on ``one-row``, ``batched`` and ``columnar``: row windows of
   ``--window-rows`` rows, SQLite store;
 * ``driftwarden run`` on ``4-part`` with ``replicas = 2``, 1-hour event-time windows and a fresh
   PostgreSQL schema: one process alone (the speed-up baseline, the same code path) and two
@@ -34,8 +40,8 @@ rows per daemon CPU-second is the figure that does not depend on the neighbours.
 
 Usage (servers from ``scripts/servers start``)::
 
-    .venv/bin/python bench/kafka_daemon_bench.py                # 500k rows, about 4 minutes
-    .venv/bin/python bench/kafka_daemon_bench.py --rows 1000000 --json
+    .venv/bin/python bench/kafka_daemon_bench.py                # 500k rows, about 8 minutes
+    .venv/bin/python bench/kafka_daemon_bench.py --rows 1000000 --repeat 2 --json
 
 The profile is built with ``driftwarden profile`` from 50k rows of the same generator (another
 seed), so the stream is healthy. Work files go to ``bench/out/kafka-daemon/`` (gitignored).
