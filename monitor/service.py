@@ -145,7 +145,7 @@ class Service:
                     scfg,
                     cfg,
                     environ=self.environ,
-                    on_revoked=(lambda _p, ref=worker_ref: ref[0].commit(upstream=False) if ref else None)
+                    on_revoked=(lambda _p, ref=worker_ref: ref[0].revoked() if ref else None)
                     if shared
                     else None,
                     on_assigned=(lambda _p, n=name: self._stored_checkpoint(n)) if shared else None,
