@@ -19,6 +19,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
+import threading
 import time
 import uuid
 from collections.abc import Callable, Iterable, Sequence
@@ -433,6 +434,13 @@ def _stream() -> list[bytes]:
     return [json.dumps(r).encode() for r in records(frame)]
 
 
+def _produce_paced(bootstrap: str, topic: str, chunk: list[bytes], partition: int) -> None:
+    piece = KILL_WINDOW // 2
+    for lo in range(0, len(chunk), piece):
+        produce(bootstrap, topic, chunk[lo : lo + piece], partition=partition)
+        time.sleep(0.15)
+
+
 def _run_phases(
     tmp: Path,
     *,
@@ -464,7 +472,10 @@ def _run_phases(
     hits = 0
     daemon = start_daemon(config(), log)
     for phase, (part, chunk) in enumerate([(0, messages[:HALF]), (1, messages[HALF:])]):
-        produce(bootstrap, topic, chunk, partition=part)
+        # Paced in pieces smaller than a window: the daemon reads a whole backlog in one or two
+        # polls, so without pacing a kill could only land after it had read everything.
+        producer = threading.Thread(target=_produce_paced, args=(bootstrap, topic, chunk, part))
+        producer.start()
         goal = HALF * (phase + 1)
         for _ in range(kills):
             target = stored_window_count(db) + 1
@@ -478,6 +489,7 @@ def _run_phases(
             hits += checkpoint_total(db) < goal
             daemon.kill()
             daemon = start_daemon(config(), log)
+        producer.join(120)
         wait_for(lambda g=goal: checkpoint_total(db) >= g, timeout_s=90, interval_s=0.1, what=f"{goal} rows")
     wait_for(lambda: stored_window_count(db) >= ROWS // KILL_WINDOW, timeout_s=30, what="every window")
     stop(daemon)
