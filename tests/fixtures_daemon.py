@@ -280,3 +280,26 @@ def window_summary(doc: Mapping[str, Any]) -> dict[str, Any]:
         "concept": doc["concept"],
         "quality": quality,
     }
+
+
+KNOWN_LIBRARY_TRACEBACKS = (
+    # kafka-python 3 closing a consumer: its IO thread can still be inside recv() when the
+    # transport is closed, and it logs that with a traceback (the close completes normally).
+    ("kafka.net.transport", "Error receiving network data closing socket"),
+)
+
+
+def unexpected_tracebacks(log: str) -> list[str]:
+    """The log lines that introduce a traceback, except kafka-python's known close race.
+
+    A traceback follows the ERROR line that logged it; any traceback not logged by one of
+    :data:`KNOWN_LIBRARY_TRACEBACKS` (logger, message) is returned."""
+    lines = log.splitlines()
+    found = []
+    for i, line in enumerate(lines):
+        if not line.startswith("Traceback"):
+            continue
+        head = next((lines[j] for j in range(i - 1, -1, -1) if lines[j][:4].isdigit()), "")
+        if not any(f" {logger} " in head and message in head for logger, message in KNOWN_LIBRARY_TRACEBACKS):
+            found.append(head or line)
+    return found

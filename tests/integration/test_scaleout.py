@@ -12,7 +12,14 @@ import pandas as pd
 import pytest
 
 from monitor.store import Store
-from tests.fixtures_daemon import Daemon, model_frame, start_daemon, wait_for, write_profile
+from tests.fixtures_daemon import (
+    Daemon,
+    model_frame,
+    start_daemon,
+    unexpected_tracebacks,
+    wait_for,
+    write_profile,
+)
 
 pytestmark = [pytest.mark.integration, pytest.mark.kafka, pytest.mark.postgres, pytest.mark.slow]
 
@@ -203,7 +210,7 @@ def test_three_replicas_match_one(
     finally:
         _stop([d for i, d in enumerate(daemons) if not (kill_one and i == 1)])
     logs = "".join(d.text() for d in daemons)
-    assert "Traceback" not in logs, logs[-4000:]
+    assert not unexpected_tracebacks(logs), (logs)[-4000:]
     assert [d["rows"] for d in got] == [d["rows"] for d in expected]
     assert sum(d["rows"] for d in got) == ROWS
     for a, b in zip(got, expected, strict=True):
