@@ -46,8 +46,9 @@ class Batch:
     columns: Mapping[str, Any] | None = None  # optional column-wise rows (name -> array), instead of ``rows``
     n_columnar_rows: int = 0  # number of rows in ``columns``
     malformed_rows: int = 0  # rows of a file that could not be parsed (counted, not dead letters)
-    positions: Sequence[int] | None = None  # per row, a unique stable source position (Kafka:
-    # partition * 2**40 + offset), or None
+    # per row, a unique stable source position (Kafka: partition * 2**40 + offset; a list or an
+    # int64 array), or None
+    positions: Sequence[int] | None = None
 
     @property
     def n_rows(self) -> int:

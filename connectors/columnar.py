@@ -93,10 +93,7 @@ def batches_to_columns(values: Sequence[bytes]) -> tuple[dict[str, np.ndarray], 
     """
     if not values:
         return None
-    try:
-        return _batches(values)
-    except _DECLINE:
-        return None
+    return _batches(values)
 
 
 def _batches(values: Sequence[bytes]) -> tuple[dict[str, np.ndarray], list[int]] | None:
@@ -207,7 +204,7 @@ def concat_columns(parts: Sequence[Mapping[str, np.ndarray]]) -> dict[str, np.nd
                 n = len(next(iter(part.values()))) if part else 0
                 array = np.full(n, np.nan) if kind == np.float64 else np.full(n, None, dtype=object)
             elif array.dtype != kind:
-                if array.dtype != object or not all(v is None for v in array):
+                if array.dtype != object or not np.equal(array, None).all():
                     return None  # numbers here, text there: the per-message path types it
                 array = np.full(array.size, np.nan)
             pieces.append(array)
@@ -352,10 +349,7 @@ def _to_numpy(array: pa.Array | pa.ChunkedArray) -> np.ndarray | None:
                 return None
         return values
     if pa.types.is_string(kind) or pa.types.is_large_string(kind) or pa.types.is_boolean(kind):
-        values = (
-            array.to_numpy() if isinstance(array, pa.ChunkedArray) else array.to_numpy(zero_copy_only=False)
-        )
-        return values.astype(object, copy=False)
+        return _numpy(array).astype(object, copy=False)
     if pa.types.is_null(kind):
         return np.full(n, None, dtype=object)
     return None  # timestamps (pyarrow reads ISO strings as times), lists, objects: per-message path

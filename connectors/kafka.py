@@ -300,11 +300,11 @@ class KafkaSource:
         if max_rows <= 0:
             raise ValueError(f"max_rows must be positive, got {max_rows!r}")
         records = self._fetch(consumer, max_rows, timeout_s)
+        for partition, messages in records.items():
+            self._positions[partition] = messages[-1].offset + 1
         batch = self._decode_columnar(records) if self._columnar else None
         if batch is None:
             batch = self._decode_each(records)
-        for partition, messages in records.items():
-            self._positions[partition] = messages[-1].offset + 1
         self._refresh_status(bool(records))
         return batch
 
@@ -365,7 +365,7 @@ class KafkaSource:
         return Batch(
             columns=columns,
             n_columnar_rows=int(positions.size),
-            checkpoint=self._checkpoint_after(records),
+            checkpoint=self.checkpoint,
             positions=positions,
         )
 
@@ -421,17 +421,10 @@ class KafkaSource:
         return Batch(
             rows=rows,
             dead_letters=dead,
-            checkpoint=self._checkpoint_after(records),
+            checkpoint=self.checkpoint,
             end_of_data=False,
             positions=positions,
         )
-
-    def _checkpoint_after(self, records: Mapping[int, list[Any]]) -> Checkpoint | None:
-        """Next offset of every partition seen, including the records of this poll."""
-        positions = dict(self._positions)
-        for partition, messages in records.items():
-            positions[partition] = messages[-1].offset + 1
-        return {str(p): o for p, o in sorted(positions.items())} if positions else None
 
     def commit(self, checkpoint: Checkpoint) -> None:
         """Commit ``checkpoint`` offsets of currently assigned partitions to the consumer group.
