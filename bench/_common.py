@@ -44,6 +44,20 @@ class ColumnPlan:
     drift: str | None = None
 
 
+def server_setting(key: str, default: str) -> str:
+    """``key`` from the environment, else from ``.cache/servers.env`` (``scripts/servers start``
+    writes it), else ``default``."""
+    if os.environ.get(key):
+        return os.environ[key]
+    env_file = Path(__file__).resolve().parents[1] / ".cache" / "servers.env"
+    if env_file.exists():
+        for line in env_file.read_text().splitlines():
+            k, _, v = line.partition("=")
+            if k.strip() == key:
+                return v.strip()
+    return default
+
+
 def numeric_base(rng: np.random.Generator, base: str, n: int) -> np.ndarray:
     """Reference-distributed values of a numeric column."""
     if base == "normal":

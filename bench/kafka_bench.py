@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
 import time
 import uuid
@@ -38,6 +37,8 @@ from kafka.admin import NewTopic
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
+
+from _common import server_setting  # noqa: E402
 
 from connectors.kafka import KafkaSource, KafkaSourceSettings  # noqa: E402
 
@@ -64,15 +65,7 @@ class Run:
 def bootstrap_address(explicit: str | None) -> str:
     if explicit:
         return explicit
-    if os.environ.get("DRIFTWARDEN_KAFKA_BOOTSTRAP"):
-        return os.environ["DRIFTWARDEN_KAFKA_BOOTSTRAP"]
-    env_file = REPO / ".cache" / "servers.env"
-    if env_file.exists():
-        for line in env_file.read_text().splitlines():
-            key, _, value = line.partition("=")
-            if key.strip() == "DRIFTWARDEN_KAFKA_BOOTSTRAP":
-                return value.strip()
-    return "127.0.0.1:19092"
+    return server_setting("DRIFTWARDEN_KAFKA_BOOTSTRAP", "127.0.0.1:19092")
 
 
 def make_message(i: int, fields: int) -> bytes:

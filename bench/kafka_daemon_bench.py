@@ -69,6 +69,10 @@ import pandas as pd
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
+sys.path.insert(0, str(REPO / "bench"))
+
+from _common import server_setting  # noqa: E402
+
 OUT = REPO / "bench" / "out" / "kafka-daemon"
 PARTITIONS = 4
 WINDOW_HOURS = 10  # the stream's event times span this many 1-hour windows
@@ -119,18 +123,6 @@ def write_profile(out: Path, base: pd.Timestamp) -> Path:
 
 
 # ---- Kafka --------------------------------------------------------------------------------------
-
-
-def env_value(key: str, default: str) -> str:
-    if os.environ.get(key):
-        return os.environ[key]
-    env_file = REPO / ".cache" / "servers.env"
-    if env_file.exists():
-        for line in env_file.read_text().splitlines():
-            k, _, v = line.partition("=")
-            if k.strip() == key:
-                return v.strip()
-    return default
 
 
 def create_topic(bootstrap: str, topic: str, partitions: int) -> None:
@@ -657,8 +649,10 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.rows % args.window_rows or args.rows % args.batch:
         parser.error(f"--rows {args.rows} must be a multiple of --window-rows and --batch")
-    bootstrap = env_value("DRIFTWARDEN_KAFKA_BOOTSTRAP", "127.0.0.1:19092")
-    pg_url = env_value("DRIFTWARDEN_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:15432/driftwarden_test")
+    bootstrap = server_setting("DRIFTWARDEN_KAFKA_BOOTSTRAP", "127.0.0.1:19092")
+    pg_url = server_setting(
+        "DRIFTWARDEN_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:15432/driftwarden_test"
+    )
     OUT.mkdir(parents=True, exist_ok=True)
     # Event times start in the future, so the wall clock closes no window during the run.
     base = (pd.Timestamp.now(tz="UTC") + pd.Timedelta(hours=3)).floor("h")
