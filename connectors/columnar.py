@@ -16,6 +16,7 @@ message and turns bad ones into dead letters.
 
 from __future__ import annotations
 
+import functools
 import io
 import threading
 from collections.abc import Callable, Mapping, Sequence
@@ -35,13 +36,34 @@ _T = TypeVar("_T")
 _NUMBER_TYPES: Final = frozenset({int, float, type(None)})
 
 
-def objects_to_columns(values: Sequence[bytes]) -> dict[str, np.ndarray] | None:
+class SchemaHint:
+    """The column types of a stream's previous poll, to read the next one without inference.
+
+    pyarrow infers types from the data and types ISO 8601 strings as timestamps, which must be
+    read again as text; a stream's next poll almost always has the types of its last one, so
+    reading it with that schema (times as text, integers as float, null-typed fields left to
+    inference) parses once instead of twice. Anything the hint cannot read exactly like
+    inference would (a value of another type, a hinted field absent or null throughout) is read
+    again without it. One per stream (a Kafka source); the two halves of a poll share it.
+    """
+
+    __slots__ = ("schema",)
+
+    def __init__(self) -> None:
+        self.schema: pa.Schema | None = None
+
+
+def objects_to_columns(
+    values: Sequence[bytes], hint: SchemaHint | None = None
+) -> dict[str, np.ndarray] | None:
     """Columns of one-object messages (format ``json``), or ``None`` to decode one by one.
 
     Parameters
     ----------
     values
         Raw message values, each expected to be one JSON object on one line.
+    hint
+        The stream's :class:`SchemaHint`: read with the previous poll's types, and updated.
 
     Returns
     -------
@@ -59,26 +81,29 @@ def objects_to_columns(values: Sequence[bytes]) -> dict[str, np.ndarray] | None:
     """
     if not values:
         return None
-    parts = _in_halves(_objects, values)
+    parts = _in_halves(functools.partial(_objects, hint=hint), values)
     if any(p is None for p in parts):
         return None
     return concat_columns([p for p in parts if p is not None])
 
 
-def _objects(values: Sequence[bytes]) -> dict[str, np.ndarray] | None:
-    wrapped = _read_wrapped(values)
+def _objects(values: Sequence[bytes], hint: SchemaHint | None) -> dict[str, np.ndarray] | None:
+    wrapped = _read_wrapped(values, hint)
     if wrapped is None or not pa.types.is_struct(wrapped.type):
         return None
     kind = wrapped.type
     return _table_columns(wrapped.flatten(), [kind.field(i).name for i in range(kind.num_fields)])
 
 
-def batches_to_columns(values: Sequence[bytes]) -> tuple[dict[str, np.ndarray], list[int]] | None:
+def batches_to_columns(
+    values: Sequence[bytes], hint: SchemaHint | None = None
+) -> tuple[dict[str, np.ndarray], list[int]] | None:
     """Columns of batch messages (format ``json_batch``) and the number of rows of each message.
 
     Every message must be the same form: a JSON array of flat objects, or a columnar object
     ``{"col": [...], ...}`` with equally long arrays and the same columns in every message.
     Anything else (mixed forms, a non-object item, unequal lengths, nested values) gives ``None``.
+    ``hint`` is the stream's :class:`SchemaHint`, as for :func:`objects_to_columns`.
 
     Examples
     --------
@@ -93,22 +118,20 @@ def batches_to_columns(values: Sequence[bytes]) -> tuple[dict[str, np.ndarray], 
     """
     if not values:
         return None
-    return _batches(values)
-
-
-def _batches(values: Sequence[bytes]) -> tuple[dict[str, np.ndarray], list[int]] | None:
     firsts = {v.lstrip()[:1] for v in values}
     if firsts == {b"{"}:
         # pyarrow is faster; orjson takes what it declines (e.g. an array starting with null,
         # which pyarrow 26 reads into an invalid array)
-        return _arrow_batches(values) or _columnar_batches(values)
+        return _arrow_batches(values, hint) or _columnar_batches(values)
     if firsts != {b"["}:
         return None
-    return _arrow_batches(values)
+    return _arrow_batches(values, hint)
 
 
-def _arrow_batches(values: Sequence[bytes]) -> tuple[dict[str, np.ndarray], list[int]] | None:
-    parts = _in_halves(_arrow_batch_part, values)
+def _arrow_batches(
+    values: Sequence[bytes], hint: SchemaHint | None
+) -> tuple[dict[str, np.ndarray], list[int]] | None:
+    parts = _in_halves(functools.partial(_arrow_batch_part, hint=hint), values)
     if any(p is None for p in parts):
         return None
     columns = concat_columns([p[0] for p in parts if p is not None])
@@ -143,8 +166,10 @@ def _declining(read: Callable[[Sequence[bytes]], _T | None], values: Sequence[by
         return None
 
 
-def _arrow_batch_part(values: Sequence[bytes]) -> tuple[dict[str, np.ndarray], list[int]] | None:
-    wrapped = _read_wrapped(values)
+def _arrow_batch_part(
+    values: Sequence[bytes], hint: SchemaHint | None
+) -> tuple[dict[str, np.ndarray], list[int]] | None:
+    wrapped = _read_wrapped(values, hint)
     if wrapped is None:
         return None
     kind = wrapped.type
@@ -277,14 +302,14 @@ def values_to_array(values: Sequence[Any]) -> np.ndarray | None:
     return array
 
 
-def _read_wrapped(values: Sequence[bytes]) -> pa.Array | None:
+def _read_wrapped(values: Sequence[bytes], hint: SchemaHint | None) -> pa.Array | None:
     """Each message ``m`` read as ``{"r": m}``: one value per message, none of them null, or ``None``.
 
     The wrapper makes anything but a single JSON value per message a parse error (two objects,
     an empty message), and a ``null`` message a null the caller can see.
     """
     blob = _WRAP_KEY + (b"}\n" + _WRAP_KEY).join(values) + b"}"
-    table = _read(blob, len(values))
+    table = _read(blob, len(values), hint)
     if table is None or table.num_columns != 1 or table.column_names[0] != "r":
         return None
     wrapped = table.column(0).combine_chunks()
@@ -294,17 +319,75 @@ def _read_wrapped(values: Sequence[bytes]) -> pa.Array | None:
     return None if wrapped.null_count else wrapped
 
 
-def _read(blob: bytes, lines: int) -> pa.Table | None:
+def _read(blob: bytes, lines: int, hint: SchemaHint | None) -> pa.Table | None:
     """The JSON-lines document as a table of exactly ``lines`` rows, or ``None``."""
     options = pj.ReadOptions(use_threads=False, block_size=max(len(blob) + 1, 1 << 20))
-    table = pj.read_json(io.BytesIO(blob), read_options=options)
+    table = _read_hinted(blob, options, hint.schema) if hint is not None and hint.schema is not None else None
+    if table is None:
+        table = pj.read_json(io.BytesIO(blob), read_options=options)
     as_text = _times_as_text(table.schema)
     if as_text != table.schema:  # the reader took ISO strings for times: read them as text
         parse = pj.ParseOptions(explicit_schema=as_text)
         table = pj.read_json(io.BytesIO(blob), read_options=options, parse_options=parse)
     if table.num_rows != lines:  # an empty message, or several objects in one
         return None
+    if hint is not None:
+        hint.schema = _hint_schema(table.schema)
     return table
+
+
+def _read_hinted(blob: bytes, options: pj.ReadOptions, schema: pa.Schema) -> pa.Table | None:
+    """``blob`` read with the hinted types, or ``None`` where inference could read it otherwise.
+
+    A value of another type is a parse error. A hinted field absent or null throughout comes out
+    as nulls of its hinted type, where inference would give no field or a null-typed one.
+    """
+    try:
+        table = pj.read_json(
+            io.BytesIO(blob), read_options=options, parse_options=pj.ParseOptions(explicit_schema=schema)
+        )
+    except pa.ArrowException:
+        return None
+    if any(_only_nulls(column.combine_chunks()) for column in table.columns):
+        return None
+    return table
+
+
+def _only_nulls(array: pa.Array) -> bool:
+    """Whether ``array`` or any field or list item array inside it is typed but all null."""
+    kind = array.type
+    if len(array) and array.null_count == len(array) and not pa.types.is_null(kind):
+        return True
+    if pa.types.is_struct(kind):
+        return any(_only_nulls(child) for child in array.flatten())
+    if pa.types.is_list(kind) or pa.types.is_large_list(kind):
+        return _only_nulls(array.flatten())
+    return False
+
+
+def _hint_schema(schema: pa.Schema) -> pa.Schema | None:
+    """The types to read the next poll with: integers as float (every number becomes float64
+    here anyway, so a 2.5 after integers still reads), null-typed fields left to inference."""
+    fields = [f.with_type(t) for f in schema if (t := _hint_type(f.type)) is not None]
+    return pa.schema(fields) if fields else None
+
+
+def _hint_type(kind: pa.DataType) -> pa.DataType | None:
+    if pa.types.is_null(kind):
+        return None
+    if pa.types.is_integer(kind):
+        return pa.float64()
+    if pa.types.is_list(kind):
+        item = _hint_type(kind.value_type)
+        return None if item is None else pa.list_(kind.value_field.with_type(item))
+    if pa.types.is_struct(kind):
+        children = [
+            f.with_type(t)
+            for f in (kind.field(i) for i in range(kind.num_fields))
+            if (t := _hint_type(f.type)) is not None
+        ]
+        return pa.struct(children) if children else None
+    return kind
 
 
 def _times_as_text(schema: pa.Schema) -> pa.Schema:

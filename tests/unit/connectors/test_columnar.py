@@ -12,7 +12,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from connectors import columnar
-from connectors.columnar import batches_to_columns, objects_to_columns
+from connectors.columnar import SchemaHint, batches_to_columns, objects_to_columns
 from connectors.files import rows_to_columns
 from connectors.mapping import decode_message
 
@@ -41,10 +41,13 @@ def missing(value: Any) -> bool:
     return value is None or (isinstance(value, float) and value != value)
 
 
-def assert_same_columns(fast: dict[str, np.ndarray], slow: dict[str, np.ndarray]) -> None:
+def assert_same_columns(
+    fast: dict[str, np.ndarray], slow: dict[str, np.ndarray], *, ordered: bool = True
+) -> None:
     """Equal names, lengths and values (``None`` and ``nan`` both mean missing); equal kinds
-    (float or object) for every column that has a value."""
-    assert list(fast) == list(slow)
+    (float or object) for every column that has a value. ``ordered``: names in the same order
+    (a :class:`SchemaHint` read may list them in the previous poll's order)."""
+    assert list(fast) == list(slow) if ordered else sorted(fast) == sorted(slow)
     for name in slow:
         a, b = fast[name], slow[name]
         assert a.shape == b.shape, name
@@ -245,3 +248,91 @@ def test_halves_typed_apart_decline_or_fill() -> None:
         cols = objects_to_columns([b'{"a": null}', b'{"a": null}', b'{"a": 3}', b'{"a": 4.5}'])
     assert cols is not None and cols["a"].dtype == np.float64
     assert cols["a"].tolist()[2:] == [3.0, 4.5] and np.isnan(cols["a"][:2]).all()
+
+
+# -- a schema hint carries one poll's types to the next --------------------------------------------
+
+# Polls of a stream whose fields change type, appear and vanish: every read with the hint must
+# still be exactly the per-message path (or decline), whatever the previous poll left in it.
+stream_rows = st.lists(
+    st.dictionaries(
+        st.sampled_from(("id", "x", "ts", "name")),
+        st.one_of(
+            st.none(),
+            st.booleans(),
+            st.integers(-(2**40), 2**40),
+            st.floats(allow_nan=False, allow_infinity=False),
+            st.sampled_from(["2024-01-02T03:04:05Z", "2024-01-02", "a", ""]),
+        ),
+        min_size=1,
+    ),
+    min_size=1,
+    max_size=12,
+)
+
+
+@given(st.lists(stream_rows, min_size=2, max_size=6), st.sampled_from(["objects", "arrays", "columnar"]))
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+def test_hinted_polls_equal_the_per_message_path_or_decline(
+    polls: list[list[dict[str, Any]]], form: str
+) -> None:
+    hint = SchemaHint()
+    for rows in polls:
+        if form == "objects":
+            values = [orjson.dumps(r) for r in rows]
+            fast = objects_to_columns(values, hint)
+            if fast is not None:
+                assert_same_columns(fast, rows_to_columns([orjson.loads(v) for v in values]), ordered=False)
+                plain_objects = objects_to_columns(values)
+                if plain_objects is not None:  # all-missing columns typed alike too
+                    assert {k: v.dtype for k, v in fast.items()} == {
+                        k: v.dtype for k, v in plain_objects.items()
+                    }
+            continue
+        if form == "columnar":  # one message; the keys of the first row, in every row
+            keys = list(rows[0])
+            values = [orjson.dumps({k: [r.get(k) for r in rows] for k in keys})]
+        else:
+            values = [orjson.dumps(rows[: len(rows) // 2 + 1]), orjson.dumps(rows[len(rows) // 2 + 1 :])]
+        got = batches_to_columns(values, hint)
+        if got is not None:
+            slow, slow_sizes = per_message_batches(values)
+            assert got[1] == slow_sizes
+            assert_same_columns(got[0], slow, ordered=False)
+            plain = batches_to_columns(values)
+            if plain is not None:  # all-missing columns typed alike too
+                assert {k: v.dtype for k, v in got[0].items()} == {k: v.dtype for k, v in plain[0].items()}
+
+
+def test_a_hint_reads_the_next_poll_once_and_keeps_its_types() -> None:
+    hint = SchemaHint()
+    first = objects_to_columns(
+        [b'{"t": "2024-01-02T03:04:05Z", "x": 1}', b'{"t": "2024-01-02T03:04:06Z", "x": 2}'], hint
+    )
+    assert first is not None and hint.schema is not None
+    assert str(hint.schema) == "r: struct<t: string, x: double>\n  child 0, t: string\n  child 1, x: double"
+    with mock.patch.object(columnar.pj, "read_json", wraps=columnar.pj.read_json) as read:
+        cols = objects_to_columns([b'{"t": "2024-01-02T03:04:07Z", "x": 2.5}'], hint)
+    assert read.call_count == 1  # no inference, no second read for the times
+    assert cols is not None and cols["t"].tolist() == ["2024-01-02T03:04:07Z"] and cols["x"].tolist() == [2.5]
+
+
+@pytest.mark.parametrize(
+    "after",
+    [
+        [b'{"t": "2024-01-02T03:04:07Z"}'],  # x absent: no column, as inference
+        [b'{"t": "a", "x": null}'],  # x null throughout: untyped, as inference
+        [b'{"t": 5, "x": 1}'],  # t now a number (text before): read again, numbers
+        [b'{"t": "a", "x": true}'],  # x now a boolean
+        [b'{"x": 1, "t": "a", "y": "2024-01-02T03:04:05Z"}'],  # a new field of times: text
+        [b'[{"x": 1}]'],  # another form
+    ],
+)
+def test_a_hint_never_changes_the_result(after: list[bytes]) -> None:
+    hint = SchemaHint()
+    assert objects_to_columns([b'{"t": "2024-01-02T03:04:05Z", "x": 1}'], hint) is not None
+    hinted, plain = objects_to_columns(after, hint), objects_to_columns(after)
+    assert (hinted is None) == (plain is None)
+    if hinted is not None and plain is not None:
+        assert_same_columns(hinted, plain, ordered=False)
+        assert {k: v.dtype for k, v in hinted.items()} == {k: v.dtype for k, v in plain.items()}
