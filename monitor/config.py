@@ -301,6 +301,7 @@ class KafkaSourceConfig:
     ssl_password: Secret | None = None
     ssl_check_hostname: bool = True
     max_message_bytes: int = 1024 * 1024
+    fetch_bytes: int = 8 * 1024 * 1024
     fields: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
     include_unmapped: bool = True
     event_time_source: EventTimeSource = "field"
@@ -908,6 +909,7 @@ class _Reader:
                 "ssl_password_env",
                 "ssl_check_hostname",
                 "max_message_bytes",
+                "fetch_bytes",
                 "fields",
                 "include_unmapped",
                 "event_time_source",
@@ -972,6 +974,7 @@ class _Reader:
             ssl_password=t.secret("ssl_password_env", ssl_password_env),
             ssl_check_hostname=t.boolean("ssl_check_hostname", default=True),
             max_message_bytes=t.size("max_message_bytes", default=1024 * 1024),
+            fetch_bytes=t.size("fetch_bytes", default=8 * 1024 * 1024),
             fields=MappingProxyType(t.string_map("fields")),
             include_unmapped=t.boolean("include_unmapped", default=True),
             event_time_source=cast(

@@ -68,6 +68,7 @@ def build_source(
             format=cfg.format,
             start_offset=cfg.start_offset,
             max_message_bytes=cfg.max_message_bytes,
+            fetch_bytes=cfg.fetch_bytes,
             mapping=mapping,
             event_time_source=cfg.event_time_source if ts else "field",
             dead_letter_topic=cfg.dead_letter_topic,

@@ -101,6 +101,7 @@ sasl_username = "drift"
 sasl_password_env = "KAFKA_PASSWORD"
 ssl_cafile = "certs/ca.pem"
 max_message_bytes = "4MiB"
+fetch_bytes = "16MiB"
 fields = { age = "features.age", income = "features.income" }
 event_time_source = "message_timestamp"
 ssl_check_hostname = false
@@ -258,7 +259,7 @@ def test_full_example_is_typed(tmp_path: Path) -> None:
     assert kafka.format == "json_batch" and kafka.start_offset == "earliest"
     assert kafka.sasl_mechanism == "SCRAM-SHA-512" and kafka.sasl_password == Secret(SASL_PASSWORD)
     assert kafka.ssl_cafile == root / "certs" / "ca.pem"
-    assert kafka.max_message_bytes == 4 * 1024 * 1024
+    assert kafka.max_message_bytes == 4 * 1024 * 1024 and kafka.fetch_bytes == 16 * 1024 * 1024
     assert dict(kafka.fields) == {"age": "features.age", "income": "features.income"}
     assert kafka.event_time_source == "message_timestamp" and kafka.ssl_check_hostname is False
 
@@ -477,6 +478,11 @@ profile = "demo/profile.json"
             '[sources.k]\nkind = "kafka"\ntopic = "t"\nbootstrap_servers = ["h:9092"]\nmax_message_bytes = "1 gigabyte"',
             'config.toml: sources.k.max_message_bytes: must be a positive size such as "512B", "64KiB", '
             '"64MiB", "1GiB" (or decimal "64kB", "64MB", "1GB", or a plain byte count), got "1 gigabyte"',
+        ),
+        (
+            '[sources.k]\nkind = "kafka"\ntopic = "t"\nbootstrap_servers = ["h:9092"]\nfetch_bytes = 0',
+            'config.toml: sources.k.fetch_bytes: must be a positive size such as "512B", "64KiB", '
+            '"64MiB", "1GiB" (or decimal "64kB", "64MB", "1GB", or a plain byte count), got 0',
         ),
         (
             '[sources.k]\nkind = "kafka"\ntopic = "t"\nbootstrap_servers = ["h:9092"]\nsasl_password_env = "KAFKA_PASSWORD"',
