@@ -3,6 +3,7 @@ and a partition revocation in the middle processes what was already polled befor
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -13,7 +14,7 @@ import pandas as pd
 from connectors.base import Batch, SourceStatus
 from monitor.cli import load_profile
 from monitor.config import load_config
-from monitor.runtime import MonitorRuntime, SourceWorker, merge_batches
+from monitor.runtime import HELD_WINDOWS, MonitorRuntime, SourceWorker, merge_batches
 from monitor.store import Store
 from tests.fixtures_daemon import model_frame, write_config, write_profile
 
@@ -129,3 +130,20 @@ def test_revocation_processes_held_batches_before_committing(tmp_path: Path) -> 
     worker.process(batch)
     worker.commit(upstream=False)
     assert rt.next_row == 600 and store.load_source_checkpoint("s") == {"row": 600}
+
+
+def test_closed_windows_wait_for_the_interval_only_while_catching_up(tmp_path: Path) -> None:
+    worker, rt, store = _worker(tmp_path, ScriptedSource([]))
+    worker.commit_interval_s = 3600.0  # only the window rule can trigger here
+    worker._last_commit = time.monotonic()
+    assert not worker._commit_due(backlog=True) and not worker._commit_due(backlog=False)
+    frame = model_frame(100_000, seed=3).drop(columns=["y"])
+    worker.process(_batches(frame, [], columnar=[True])[0])  # closes the 100k-row window
+    assert sum(map(len, worker._pending_windows.values())) == 1
+    assert not worker._commit_due(backlog=True)  # a backlog: held for the interval
+    assert worker._commit_due(backlog=False)  # caught up: committed and alerted at once
+    worker._pending_windows["m"] = worker._pending_windows.popitem()[1] * HELD_WINDOWS
+    assert worker._commit_due(backlog=True)  # ... and never more than HELD_WINDOWS held
+    worker._pending_windows.clear()
+    worker._last_commit = time.monotonic() - 3601.0
+    assert worker._commit_due(backlog=True)  # the interval commits the progress either way
