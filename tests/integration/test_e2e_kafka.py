@@ -467,6 +467,9 @@ def _run_phases(
             topic=topic,
             profile=profile,
             window=f"{{ rows = {KILL_WINDOW} }}",
+            # small fetches (~160 rows), so a restarted daemon reads a backlog in many steps
+            # and a kill can land while it is still reading
+            source_extra='max_message_bytes = "64KiB"\nfetch_bytes = "64KiB"',
         )
 
     log = tmp / "daemon.log"
