@@ -40,10 +40,10 @@ sys.path.insert(0, str(REPO))
 
 from _common import server_setting  # noqa: E402
 
-from connectors.kafka import KafkaSource, KafkaSourceSettings  # noqa: E402
+from connectors.kafka import DEFAULT_FETCH_BYTES, KafkaSource, KafkaSourceSettings  # noqa: E402
 
-CONSUMER_SETTINGS = {
-    "max_partition_fetch_bytes": 1024 * 1024,
+CONSUMER_SETTINGS = {  # the fetch sizes KafkaSource uses by default
+    "max_partition_fetch_bytes": DEFAULT_FETCH_BYTES,
     "fetch_max_bytes": 52428800,
     "request_timeout_ms": 30_000,
 }

@@ -73,6 +73,8 @@ sys.path.insert(0, str(REPO / "bench"))
 
 from _common import server_setting  # noqa: E402
 
+from connectors.kafka import DEFAULT_FETCH_BYTES  # noqa: E402
+
 OUT = REPO / "bench" / "out" / "kafka-daemon"
 PARTITIONS = 4
 WINDOW_HOURS = 10  # the stream's event times span this many 1-hour windows
@@ -80,8 +82,8 @@ LEVELS = ("alpha", "bravo", "charlie", "delta", "echo")
 LOG_TIME = re.compile(r"^(\S+Z) ")
 ASSIGNED = "kafka partitions assigned"
 EVALUATED = re.compile(r"window evaluated monitor=\S+ index=(\d+) rows=(\d+)")
-CONSUMER_SETTINGS = {  # as bench/kafka_bench.py
-    "max_partition_fetch_bytes": 1024 * 1024,
+CONSUMER_SETTINGS = {  # as bench/kafka_bench.py: the fetch sizes of the daemon's Kafka source
+    "max_partition_fetch_bytes": DEFAULT_FETCH_BYTES,
     "fetch_max_bytes": 52428800,
     "request_timeout_ms": 30_000,
 }
@@ -167,7 +169,7 @@ def ceiling_child(
     ``parser`` is ``orjson`` (``orjson.loads`` each value) or ``arrow`` (each poll's values joined
     into JSON lines and read by pyarrow's JSON reader, the parser driftwarden's Kafka source uses
     for one-row and array messages; one-row topics only). ``fetch_bytes`` is the per-partition
-    fetch size, as the daemon's (``max(1 MiB, max_message_bytes)``)."""
+    fetch size, as the daemon's (``max(fetch_bytes, max_message_bytes)``, 8 MiB by default)."""
     import io
 
     import pyarrow.json as pj
@@ -636,8 +638,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--max-message-bytes",
         type=int,
-        help="the daemons' source max_message_bytes (also their per-partition fetch size; default: "
-        "the daemon's 1 MiB, about 2.5-4k one-row messages per poll)",
+        help="the daemons' source max_message_bytes (default 1 MiB; the per-partition fetch size, "
+        "of the daemons and the bare loop, is the larger of this and the source's fetch_bytes, 8 MiB)",
     )
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--limit", type=int, default=240, help="timeout of each daemon run, seconds")
@@ -689,7 +691,7 @@ def main(argv: list[str] | None = None) -> int:
         "repeat": args.repeat,
         "load_before": os.getloadavg(),
     }
-    fetch_bytes = max(1024 * 1024, args.max_message_bytes or 0)
+    fetch_bytes = max(DEFAULT_FETCH_BYTES, args.max_message_bytes or 0)
     extra = f"max_message_bytes = {args.max_message_bytes}" if args.max_message_bytes else ""
 
     def ceiling(key: str, parser: str) -> dict[str, Any]:
