@@ -684,6 +684,20 @@ def decode_chunk(
     return DecodedChunk(columns=columns, positions=positions)
 
 
+def partitions_of(positions: np.ndarray, fmt: MessageFormat) -> np.ndarray:
+    """The partition of each row position (``Batch.positions``) of a source reading ``fmt``.
+
+    Examples
+    --------
+    >>> partitions_of(np.array([5, 3 * POSITION_PARTITION_STRIDE + 7]), "json").tolist()
+    [0, 3]
+    >>> partitions_of(np.array([(2 * POSITION_PARTITION_STRIDE + 9) * BATCH_ITEM_STRIDE + 4]), "json_batch").tolist()
+    [2]
+    """
+    stride = POSITION_PARTITION_STRIDE * (BATCH_ITEM_STRIDE if fmt == "json_batch" else 1)
+    return np.asarray(positions, dtype=np.int64) // stride
+
+
 def _describe(exc: BaseException) -> str:
     text = str(exc)
     name = type(exc).__name__

@@ -8,10 +8,11 @@ closed window (exactly: sketches add) and commits the window once; a
 :class:`~monitor.store.DuplicateWindowError` means another replica did it first.
 
 A window ``[start, end)`` is closed when ``end + lateness`` is at or before the wall clock, or at
-or before the start of the newest window any replica has written (a watermark every replica's
-rows have passed), and that has stayed true for ``settle_s`` seconds (replicas commit every
-second or so). Rows reaching a replica for a window already evaluated are late: counted in the
-``late_rows`` of a later window. Each row's sample slot is keyed by its source position
+or before the event-time watermark of every Kafka partition that has sent rows (the largest event
+time sketched from it, stored with the partials holding those rows, so a replica still reading a
+backlog holds the windows it has not reached open however far ahead the others are), and that
+has stayed true for ``settle_s`` seconds. Rows reaching a replica for a window already evaluated
+are late: counted in the ``late_rows`` of a later window. Each row's sample slot is keyed by its source position
 (``partition * 2**40 + offset``), so the merged window does not depend on which replica read which
 row; ``first_row``/``last_row`` have no meaning across replicas and are ``null``.
 """
@@ -24,7 +25,7 @@ import os
 import socket
 import time
 import uuid
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import datetime
 from typing import TYPE_CHECKING
 
@@ -73,8 +74,11 @@ class ReplicaWindows:
         new_sketch: type[WindowSketch] | object,
         duration_s: float,
         timestamp: str,
+        partition_of: Callable[[np.ndarray], np.ndarray] | None = None,
     ) -> None:
         self.monitor = monitor
+        self.partition_of = partition_of  # row positions -> Kafka partitions (for watermarks)
+        self.watermarks: dict[int, float] = {}
         self.replica = replica
         self._new = new_sketch
         self.duration_s = float(duration_s)
@@ -92,6 +96,7 @@ class ReplicaWindows:
         bad = np.isnan(times)
         starts = np.floor(times / self.duration_s) * self.duration_s
         ok = ~bad
+        self._see(positions, times, ok)
         if self.evaluated_until is not None:
             late = ok & (starts < self.evaluated_until)
             self.pending_late += int(late.sum())
@@ -111,6 +116,19 @@ class ReplicaWindows:
             )
             self.dirty.add(float(s))
         return positions[bad]
+
+    def _see(self, positions: np.ndarray, times: np.ndarray, ok: np.ndarray) -> None:
+        """Raise each partition's watermark to the largest event time among its timed rows."""
+        if self.partition_of is None or not ok.any():
+            return
+        parts = self.partition_of(positions[ok])
+        t = times[ok]
+        order = np.argsort(parts, kind="stable")
+        parts, t = parts[order], t[order]
+        firsts = np.flatnonzero(np.r_[True, parts[1:] != parts[:-1]])
+        for p, hi in zip(parts[firsts].tolist(), np.maximum.reduceat(t, firsts).tolist(), strict=True):
+            if hi > self.watermarks.get(p, -math.inf):
+                self.watermarks[p] = hi
 
     def partials(self) -> tuple[PartialWindow, ...]:
         """The partial sketches changed since the last call (to write in the progress commit)."""
@@ -218,20 +236,21 @@ class WindowEvaluator:
             elif state is not None:
                 self.rt.pipeline.windows.index = state.next_window_index
 
-    def _due(self, start: float, newest_start: float, now_s: float) -> bool:
+    def _due(self, start: float, watermark: float | None, now_s: float) -> bool:
         end = start + self.duration_s + self.lateness_s
-        return end <= newest_start or end <= now_s
+        return (watermark is not None and end <= watermark) or end <= now_s
 
     def _evaluate_due(self, now_s: float) -> list[tuple[WindowResult, WindowSketch, float]]:
         keys = self.store.pending_windows(self.rt.name)
         if not keys:
             return []
-        newest = max(key_start(k) for k in keys)
+        watermarks = self.store.partition_watermarks(self.rt.name)
+        watermark = min(watermarks.values()) if watermarks else None
         ready: list[str] = []
         mono = time.monotonic()
         due = []
         for key in keys:
-            if not self._due(key_start(key), newest, now_s):
+            if not self._due(key_start(key), watermark, now_s):
                 break
             due.append(key)
             self._due_since.setdefault(key, mono)

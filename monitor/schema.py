@@ -157,6 +157,15 @@ partial_windows = Table(
     Column("updated_at", UtcDateTime, nullable=False),
 )
 
+partition_watermarks = Table(
+    "partition_watermarks",
+    metadata,
+    Column("monitor", String(200), primary_key=True),
+    Column("partition", Integer, primary_key=True, autoincrement=False),
+    Column("event_time", Float(precision=53), nullable=False),  # epoch seconds, the largest seen
+    Column("updated_at", UtcDateTime, nullable=False),
+)
+
 evaluated_windows = Table(
     "evaluated_windows",
     metadata,

@@ -22,12 +22,14 @@ from apscheduler.schedulers.background import BackgroundScheduler
 
 from alerts import DeliveryWorker, HistoryPoint
 from connectors.base import DeadLetter
+from connectors.kafka import partitions_of
 from detectors.profile import Profile
 from monitor.alert_store import SqlAlertStore
 from monitor.alerting import build_alert_pipeline, build_sinks, window_evaluation
 from monitor.cli import load_profile
 from monitor.config import (
     DriftwardenConfig,
+    KafkaSourceConfig,
     RowWindow,
     SqlSourceConfig,
     TimeWindow,
@@ -206,8 +208,16 @@ class Service:
     def _scale_out(self, rt: MonitorRuntime, window: TimeWindow) -> None:
         """Replicas > 1: sketch partial windows here, evaluate them while holding the lease."""
         assert self.store is not None
+        source = self.config.sources[rt.cfg.source]
+        assert isinstance(source, KafkaSourceConfig)  # replicas > 1 need one (checked by the config)
+        fmt = source.format
         rt.replica = ReplicaWindows(
-            rt.name, self.replica, rt.pipeline.new_sketch, window.duration.total_seconds(), window.timestamp
+            rt.name,
+            self.replica,
+            rt.pipeline.new_sketch,
+            window.duration.total_seconds(),
+            window.timestamp,
+            partition_of=lambda positions: partitions_of(positions, fmt),
         )
         rt.replica.learn_evaluated(evaluated_until(self.store, rt.name, window.duration.total_seconds()))
         self.evaluators[rt.name] = WindowEvaluator(

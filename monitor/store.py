@@ -33,6 +33,7 @@ from sqlalchemy import (
     Table,
     Text,
     and_,
+    case,
     create_engine,
     delete,
     event,
@@ -292,6 +293,11 @@ class ProgressUpdate:
         Predictions of the monitor that now wait for a label (upserted by id).
     pending_joined
         Ids of pending predictions of the monitor that got their label (deleted).
+    watermarks
+        ``(partition, event_time)`` pairs: the largest event time (epoch seconds) this replica
+        has sketched from each Kafka partition (scale-out). The store keeps the largest per
+        partition; written with the partials that hold those rows, so a watermark never runs
+        ahead of durable rows.
     """
 
     monitor: str | None = None
@@ -309,12 +315,20 @@ class ProgressUpdate:
     merge_checkpoint: bool = False
     pending_added: tuple[PendingPrediction, ...] = ()
     pending_joined: tuple[str, ...] = ()
+    watermarks: tuple[tuple[int, float], ...] = ()
 
     def __post_init__(self) -> None:
         if self.monitor is None and (self.pending_added or self.pending_joined):
             raise ValueError("pending_added and pending_joined need a monitor, got monitor=None")
-        if self.monitor is None and (self.windows or self.open_state is not None or self.evaluated_keys):
-            raise ValueError("windows, open_state and evaluated_keys need a monitor, got monitor=None")
+        if self.monitor is None and (
+            self.windows or self.open_state is not None or self.evaluated_keys or self.watermarks
+        ):
+            raise ValueError(
+                "windows, open_state, evaluated_keys and watermarks need a monitor, got monitor=None"
+            )
+        for partition, event_time in self.watermarks:
+            if partition < 0 or not math.isfinite(event_time):
+                raise ValueError(f"watermark of partition {partition!r} must be finite, got {event_time!r}")
         if self.source is None and (self.checkpoint is not None or self.rows_added or self.dead_letters):
             raise ValueError("checkpoint, rows_added and dead_letters need a source, got source=None")
         if self.rows_added < 0 or self.next_row < 0 or self.next_window_index < 0:
@@ -639,6 +653,7 @@ class Store:
                 ],
             )
         self._apply_pending(connection, update_, monitor, now)
+        self._raise_watermarks(connection, monitor, update_.watermarks, now)
         if not update_.write_state:
             for partial in update_.partials:
                 self._upsert_partial(connection, partial, now)
@@ -1060,6 +1075,40 @@ class Store:
                 },
             )
         )
+
+    def _raise_watermarks(
+        self, connection: Connection, monitor: str, watermarks: Sequence[tuple[int, float]], now: datetime
+    ) -> None:
+        table = schema.partition_watermarks
+        for partition, event_time in watermarks:
+            statement = self._insert(table).values(
+                monitor=monitor, partition=int(partition), event_time=float(event_time), updated_at=now
+            )
+            connection.execute(
+                statement.on_conflict_do_update(
+                    index_elements=[table.c.monitor, table.c.partition],
+                    set_={
+                        "event_time": case(
+                            (
+                                statement.excluded.event_time > table.c.event_time,
+                                statement.excluded.event_time,
+                            ),
+                            else_=table.c.event_time,
+                        ),
+                        "updated_at": statement.excluded.updated_at,
+                    },
+                )
+            )
+
+    @_store_errors
+    def partition_watermarks(self, monitor: str) -> dict[int, float]:
+        """The largest event time sketched from each Kafka partition of a scale-out monitor."""
+        table = schema.partition_watermarks
+        with self._read() as connection:
+            rows = connection.execute(
+                select(table.c.partition, table.c.event_time).where(table.c.monitor == monitor)
+            )
+            return {int(p): float(t) for p, t in rows}
 
     def _mark_evaluated(
         self, connection: Connection, monitor: str, keys: Sequence[str], now: datetime

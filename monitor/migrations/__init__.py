@@ -71,9 +71,18 @@ def _create_pending_predictions(connection: Connection) -> None:
     table.create(connection, checkfirst=True)
 
 
+def _create_partition_watermarks(connection: Connection) -> None:
+    metadata.tables["partition_watermarks"].create(connection, checkfirst=True)
+
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(version=1, description="initial schema", apply=_create_initial_schema),
     Migration(version=2, description="pending predictions (label join)", apply=_create_pending_predictions),
+    Migration(
+        version=3,
+        description="event-time watermarks per Kafka partition (scale-out)",
+        apply=_create_partition_watermarks,
+    ),
 )
 
 

@@ -249,3 +249,9 @@ def test_retention(store: Store) -> None:
     assert (outcome.window_results, outcome.dead_letters) == (2, 1)
     assert [r["window"]["index"] for r in store.results("m")] == [2]
     assert store.monitor_totals("m").windows_evaluated == 3
+
+
+def test_partition_watermarks_only_rise(store: Store) -> None:
+    for marks in (((0, 100.0), (3, 50.0)), ((3, 20.0), (1, 7.5)), ((0, 150.0),)):
+        store.commit_progress(ProgressUpdate(monitor="m", write_state=False, watermarks=marks))
+    assert store.partition_watermarks("m") == {0: 150.0, 1: 7.5, 3: 50.0}

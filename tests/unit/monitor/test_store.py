@@ -519,3 +519,18 @@ def test_ping(store: Store) -> None:
     unreachable = Store(create_store_engine("postgresql://nobody@127.0.0.1:1/none", connect_timeout_s=1))
     assert not unreachable.ping()
     unreachable.dispose()
+
+
+def test_partition_watermarks_only_rise(store: Store) -> None:
+    assert store.partition_watermarks("m") == {}
+    update = ProgressUpdate(monitor="m", write_state=False, watermarks=((0, 100.0), (3, 50.0)))
+    store.commit_progress(update)
+    # another replica that took partition 3 over reports an older time, and partition 1 is new
+    store.commit_progress(ProgressUpdate(monitor="m", write_state=False, watermarks=((3, 20.0), (1, 7.5))))
+    store.commit_progress(ProgressUpdate(monitor="m", write_state=False, watermarks=((0, 150.0),)))
+    assert store.partition_watermarks("m") == {0: 150.0, 1: 7.5, 3: 50.0}
+    assert store.partition_watermarks("other") == {}
+    with pytest.raises(ValueError, match="need a monitor"):
+        ProgressUpdate(source="s", watermarks=((0, 1.0),))
+    with pytest.raises(ValueError, match="must be finite"):
+        ProgressUpdate(monitor="m", watermarks=((0, float("nan")),))

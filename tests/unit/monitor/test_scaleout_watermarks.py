@@ -1,0 +1,82 @@
+"""Scale-out window closing: a window waits for every Kafka partition's event-time watermark, so
+a replica still reading a backlog keeps open the windows it has not reached."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from pathlib import Path
+
+import numpy as np
+import orjson
+import pandas as pd
+
+from connectors.kafka import BATCH_ITEM_STRIDE, POSITION_PARTITION_STRIDE, partitions_of
+from monitor.cli import load_profile
+from monitor.config import load_config
+from monitor.runtime import MonitorRuntime
+from monitor.scaleout import ReplicaWindows, WindowEvaluator, window_key
+from monitor.store import PartialWindow, ProgressUpdate, Store
+from tests.fixtures_daemon import model_frame, write_config, write_profile
+
+HOUR = 3600.0
+
+
+def _positions(partition: int, offsets: np.ndarray) -> np.ndarray:
+    return partition * POSITION_PARTITION_STRIDE + offsets.astype(np.int64)
+
+
+def test_replica_windows_keep_the_largest_event_time_of_each_partition() -> None:
+    frame = model_frame(6, seed=1)
+    replica = ReplicaWindows(
+        "m", "r", lambda: None, HOUR, "ts", partition_of=lambda p: partitions_of(p, "json")
+    )
+    times = pd.to_datetime(frame["ts"], utc=True).astype("int64").to_numpy() / 1e9
+    positions = np.concatenate([_positions(2, np.arange(3)), _positions(0, np.arange(3))])
+    replica._see(positions, times, np.array([True, True, True, True, True, False]))
+    assert replica.watermarks == {2: times[2], 0: times[4]}  # partition 0's last row has no time
+    replica._see(positions[:1], times[:1] - 1000.0, np.array([True]))
+    assert replica.watermarks[2] == times[2]  # an older row does not move it back
+
+
+def test_batch_positions_map_to_their_partition() -> None:
+    pos = (np.array([0, 5 * POSITION_PARTITION_STRIDE + 9]) * BATCH_ITEM_STRIDE) + np.array([3, 4095])
+    assert partitions_of(pos, "json_batch").tolist() == [0, 5]
+
+
+def _evaluator(tmp_path: Path) -> tuple[WindowEvaluator, MonitorRuntime, Store]:
+    profile = write_profile(tmp_path, labels=False)
+    stream = tmp_path / "stream.jsonl"
+    stream.write_text("")
+    window = '{ duration = "1h", timestamp = "ts" }'
+    cfg = load_config(write_config(tmp_path, stream=stream, profile=profile, window=window), {})
+    store = Store.open(cfg.store.url.reveal())
+    rt = MonitorRuntime(cfg.monitors[0], load_profile(str(profile)))
+    return WindowEvaluator(rt, store, "r1", lease_ttl_s=60.0, settle_s=0.0), rt, store
+
+
+def test_a_lagging_partition_holds_the_windows_it_has_not_reached(tmp_path: Path) -> None:
+    evaluator, rt, store = _evaluator(tmp_path)
+    base = 4 * HOUR * 24 * 365 * 60  # far from the wall clock, which closes nothing here
+    sketch = orjson.dumps(rt.pipeline.new_sketch().to_state(), option=orjson.OPT_SERIALIZE_NUMPY)
+    partials = tuple(
+        PartialWindow(monitor="m", window_key=window_key(base + k * HOUR), replica="a", sketch=sketch, rows=0)
+        for k in range(5)
+    )
+    # replica a is four hours ahead on partition 0; partition 1 (replica b) is still in hour 1
+    store.commit_progress(
+        ProgressUpdate(
+            monitor="m", write_state=False, partials=partials, watermarks=((0, base + 4.5 * HOUR),)
+        )
+    )
+    store.commit_progress(
+        ProgressUpdate(monitor="m", write_state=False, watermarks=((1, base + 1.2 * HOUR),))
+    )
+    now = datetime.fromtimestamp(0, tz=UTC)
+    got = evaluator.run(now)
+    assert [r.window.start for r, _, _ in got] == [base]  # only hour 0 is closed on both partitions
+    store.commit_progress(
+        ProgressUpdate(monitor="m", write_state=False, watermarks=((1, base + 3.0 * HOUR),))
+    )
+    got = evaluator.run(now)
+    assert [r.window.start for r, _, _ in got] == [base + HOUR, base + 2 * HOUR]
+    assert store.pending_windows("m") == (window_key(base + 3 * HOUR), window_key(base + 4 * HOUR))
