@@ -10,9 +10,10 @@ closed window (exactly: sketches add) and commits the window once; a
 A window ``[start, end)`` is closed when ``end + lateness`` is at or before the wall clock, or at
 or before the event-time watermark of every Kafka partition that has sent rows (the largest event
 time sketched from it, stored with the partials holding those rows, so a replica still reading a
-backlog holds the windows it has not reached open however far ahead the others are), and that
-has stayed true for ``settle_s`` seconds. Rows reaching a replica for a window already evaluated
-are late: counted in the ``late_rows`` of a later window. Each row's sample slot is keyed by its source position
+backlog holds the windows it has not reached open however far ahead the others are). A window
+closed by the wall clock alone waits ``settle_s`` seconds more, for rows replicas have read but
+not yet committed. Rows reaching a replica for a window already evaluated are late: counted in
+the ``late_rows`` of a later window. Each row's sample slot is keyed by its source position
 (``partition * 2**40 + offset``), so the merged window does not depend on which replica read which
 row; ``first_row``/``last_row`` have no meaning across replicas and are ``null``.
 """
@@ -236,9 +237,13 @@ class WindowEvaluator:
             elif state is not None:
                 self.rt.pipeline.windows.index = state.next_window_index
 
-    def _due(self, start: float, watermark: float | None, now_s: float) -> bool:
+    def _due(self, start: float, watermark: float | None, now_s: float) -> str | None:
+        """``"watermark"`` when every partition has passed the window (its rows are durable),
+        ``"clock"`` when only the wall clock has (replicas may still be committing), else ``None``."""
         end = start + self.duration_s + self.lateness_s
-        return (watermark is not None and end <= watermark) or end <= now_s
+        if watermark is not None and end <= watermark:
+            return "watermark"
+        return "clock" if end <= now_s else None
 
     def _evaluate_due(self, now_s: float) -> list[tuple[WindowResult, WindowSketch, float]]:
         keys = self.store.pending_windows(self.rt.name)
@@ -248,14 +253,15 @@ class WindowEvaluator:
         watermark = min(watermarks.values()) if watermarks else None
         ready: list[str] = []
         mono = time.monotonic()
-        due = []
+        due: list[tuple[str, str]] = []
         for key in keys:
-            if not self._due(key_start(key), watermark, now_s):
+            why = self._due(key_start(key), watermark, now_s)
+            if why is None:
                 break
-            due.append(key)
+            due.append((key, why))
             self._due_since.setdefault(key, mono)
-        for key in due:  # in window order, each settled for settle_s
-            if mono - self._due_since[key] < self.settle_s:
+        for key, why in due:  # in window order; closed by the clock alone: settled for settle_s
+            if why == "clock" and mono - self._due_since[key] < self.settle_s:
                 break
             ready.append(key)
         if not ready:

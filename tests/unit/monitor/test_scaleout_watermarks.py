@@ -80,3 +80,24 @@ def test_a_lagging_partition_holds_the_windows_it_has_not_reached(tmp_path: Path
     got = evaluator.run(now)
     assert [r.window.start for r, _, _ in got] == [base + HOUR, base + 2 * HOUR]
     assert store.pending_windows("m") == (window_key(base + 3 * HOUR), window_key(base + 4 * HOUR))
+
+
+def test_only_windows_closed_by_the_clock_alone_wait_to_settle(tmp_path: Path) -> None:
+    evaluator, rt, store = _evaluator(tmp_path)
+    evaluator.settle_s = 3600.0
+    sketch = orjson.dumps(rt.pipeline.new_sketch().to_state(), option=orjson.OPT_SERIALIZE_NUMPY)
+    base = 1_000_000 * HOUR  # hours 0-1 are closed by the watermark, 2-3 by the wall clock only
+    partials = tuple(
+        PartialWindow(monitor="m", window_key=window_key(base + k * HOUR), replica="a", sketch=sketch, rows=0)
+        for k in range(4)
+    )
+    store.commit_progress(
+        ProgressUpdate(
+            monitor="m", write_state=False, partials=partials, watermarks=((0, base + 2.5 * HOUR),)
+        )
+    )
+    now = datetime.fromtimestamp(base + 10 * HOUR, tz=UTC)
+    assert [r.window.start for r, _, _ in evaluator.run(now)] == [base, base + HOUR]
+    assert evaluator.run(now) == []  # the rest waits for replicas' last commits
+    evaluator.settle_s = 0.0
+    assert [r.window.start for r, _, _ in evaluator.run(now)] == [base + 2 * HOUR, base + 3 * HOUR]
