@@ -54,20 +54,23 @@ def _evaluator(tmp_path: Path) -> tuple[WindowEvaluator, MonitorRuntime, Store]:
     return WindowEvaluator(rt, store, "r1", lease_ttl_s=60.0, settle_s=0.0), rt, store
 
 
-def test_a_lagging_partition_holds_the_windows_it_has_not_reached(tmp_path: Path) -> None:
-    evaluator, rt, store = _evaluator(tmp_path)
-    base = 4 * HOUR * 24 * 365 * 60  # far from the wall clock, which closes nothing here
+def _write_hours(rt: MonitorRuntime, store: Store, base: float, hours: int, watermark: float) -> None:
+    """Replica ``a``'s (empty) partials of ``hours`` windows from ``base``, partition 0 at ``watermark``."""
     sketch = orjson.dumps(rt.pipeline.new_sketch().to_state(), option=orjson.OPT_SERIALIZE_NUMPY)
     partials = tuple(
         PartialWindow(monitor="m", window_key=window_key(base + k * HOUR), replica="a", sketch=sketch, rows=0)
-        for k in range(5)
+        for k in range(hours)
     )
-    # replica a is four hours ahead on partition 0; partition 1 (replica b) is still in hour 1
     store.commit_progress(
-        ProgressUpdate(
-            monitor="m", write_state=False, partials=partials, watermarks=((0, base + 4.5 * HOUR),)
-        )
+        ProgressUpdate(monitor="m", write_state=False, partials=partials, watermarks=((0, watermark),))
     )
+
+
+def test_a_lagging_partition_holds_the_windows_it_has_not_reached(tmp_path: Path) -> None:
+    evaluator, rt, store = _evaluator(tmp_path)
+    base = 4 * HOUR * 24 * 365 * 60  # far from the wall clock, which closes nothing here
+    # replica a is four hours ahead on partition 0; partition 1 (replica b) is still in hour 1
+    _write_hours(rt, store, base, 5, base + 4.5 * HOUR)
     store.commit_progress(
         ProgressUpdate(monitor="m", write_state=False, watermarks=((1, base + 1.2 * HOUR),))
     )
@@ -85,17 +88,8 @@ def test_a_lagging_partition_holds_the_windows_it_has_not_reached(tmp_path: Path
 def test_only_windows_closed_by_the_clock_alone_wait_to_settle(tmp_path: Path) -> None:
     evaluator, rt, store = _evaluator(tmp_path)
     evaluator.settle_s = 3600.0
-    sketch = orjson.dumps(rt.pipeline.new_sketch().to_state(), option=orjson.OPT_SERIALIZE_NUMPY)
     base = 1_000_000 * HOUR  # hours 0-1 are closed by the watermark, 2-3 by the wall clock only
-    partials = tuple(
-        PartialWindow(monitor="m", window_key=window_key(base + k * HOUR), replica="a", sketch=sketch, rows=0)
-        for k in range(4)
-    )
-    store.commit_progress(
-        ProgressUpdate(
-            monitor="m", write_state=False, partials=partials, watermarks=((0, base + 2.5 * HOUR),)
-        )
-    )
+    _write_hours(rt, store, base, 4, base + 2.5 * HOUR)
     now = datetime.fromtimestamp(base + 10 * HOUR, tz=UTC)
     assert [r.window.start for r, _, _ in evaluator.run(now)] == [base, base + HOUR]
     assert evaluator.run(now) == []  # the rest waits for replicas' last commits
