@@ -624,7 +624,7 @@ class SourceWorker(threading.Thread):
                             rows_added=self._pending_rows if i == 0 else 0,
                             dead_letters=tuple(self._pending_dead) if i == 0 else (),
                             partials=m.replica.partials(),
-                            watermarks=tuple(sorted(m.replica.watermarks.items())),
+                            watermarks=m.replica.risen_watermarks(),
                         )
                     )
                     continue

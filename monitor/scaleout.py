@@ -7,12 +7,14 @@ checkpoint merged partition by partition. The replica that holds the lease
 closed window (exactly: sketches add) and commits the window once; a
 :class:`~monitor.store.DuplicateWindowError` means another replica did it first.
 
-A window ``[start, end)`` is closed when ``end + lateness`` is at or before the wall clock, or at
-or before the event-time watermark of every Kafka partition that has sent rows (the largest event
-time sketched from it, stored with the partials holding those rows, so a replica still reading a
-backlog holds the windows it has not reached open however far ahead the others are). A window
-closed by the wall clock alone waits ``settle_s`` seconds more, for rows replicas have read but
-not yet committed. Rows reaching a replica for a window already evaluated are late: counted in
+A window ``[start, end)`` is closed when ``end + lateness`` is at or before the event-time
+watermark of every active Kafka partition: the largest event time sketched from it, stored with
+the partials holding those rows, so a replica still reading a backlog holds the windows it has not
+reached open however far ahead the others are. A partition is active while its watermark rose
+within ``idle_s`` (longer than a consumer-group session timeout, so a killed replica's partitions
+hold windows until their new owner reads them). With no active partition the wall clock closes
+windows (``end + lateness`` at or before it), after ``settle_s`` more seconds for rows replicas
+have read but not yet committed. Rows reaching a replica for a window already evaluated are late: counted in
 the ``late_rows`` of a later window. Each row's sample slot is keyed by its source position
 (``partition * 2**40 + offset``), so the merged window does not depend on which replica read which
 row; ``first_row``/``last_row`` have no meaning across replicas and are ``null``.
@@ -80,6 +82,7 @@ class ReplicaWindows:
         self.monitor = monitor
         self.partition_of = partition_of  # row positions -> Kafka partitions (for watermarks)
         self.watermarks: dict[int, float] = {}
+        self._risen: set[int] = set()
         self.replica = replica
         self._new = new_sketch
         self.duration_s = float(duration_s)
@@ -130,6 +133,13 @@ class ReplicaWindows:
         for p, hi in zip(parts[firsts].tolist(), np.maximum.reduceat(t, firsts).tolist(), strict=True):
             if hi > self.watermarks.get(p, -math.inf):
                 self.watermarks[p] = hi
+                self._risen.add(p)
+
+    def risen_watermarks(self) -> tuple[tuple[int, float], ...]:
+        """The watermarks that rose since the last call (to write in the progress commit)."""
+        out = tuple(sorted((p, self.watermarks[p]) for p in self._risen))
+        self._risen.clear()
+        return out
 
     def partials(self) -> tuple[PartialWindow, ...]:
         """The partial sketches changed since the last call (to write in the progress commit)."""
@@ -186,6 +196,7 @@ class WindowEvaluator:
         *,
         lease_ttl_s: float,
         settle_s: float,
+        idle_s: float = 90.0,
     ) -> None:
         self.rt = runtime
         self.store = store
@@ -193,6 +204,7 @@ class WindowEvaluator:
         self.lease = f"evaluator:{runtime.name}"
         self.lease_ttl_s = lease_ttl_s
         self.settle_s = settle_s
+        self.idle_s = idle_s
         self.leading = False
         self._due_since: dict[str, float] = {}
         spec = runtime.pipeline.window
@@ -213,7 +225,7 @@ class WindowEvaluator:
             self._due_since.clear()
             return []
         try:
-            return self._evaluate_due(now.timestamp())
+            return self._evaluate_due(now)
         except DuplicateWindowError as exc:
             logger.warning(
                 "window evaluated by another replica, state reloaded monitor=%s: %s", self.rt.name, exc
@@ -238,19 +250,30 @@ class WindowEvaluator:
                 self.rt.pipeline.windows.index = state.next_window_index
 
     def _due(self, start: float, watermark: float | None, now_s: float) -> str | None:
-        """``"watermark"`` when every partition has passed the window (its rows are durable),
-        ``"clock"`` when only the wall clock has (replicas may still be committing), else ``None``."""
+        """``"watermark"`` when every active partition has passed the window (its rows are
+        durable); with no active partition, ``"clock"`` when the wall clock has (replicas may
+        still be committing); else ``None``. While partitions are active the wall clock closes
+        nothing: a replica replaying old rows, or resuming a killed replica's partitions, keeps
+        its windows open."""
         end = start + self.duration_s + self.lateness_s
-        if watermark is not None and end <= watermark:
-            return "watermark"
+        if watermark is not None:
+            return "watermark" if end <= watermark else None
         return "clock" if end <= now_s else None
 
-    def _evaluate_due(self, now_s: float) -> list[tuple[WindowResult, WindowSketch, float]]:
+    def _watermark(self, now: datetime) -> float | None:
+        """The smallest watermark of the partitions whose watermark rose within ``idle_s``
+        (a partition that stopped sending, or whose rows stopped rising, would hold every window
+        forever), or ``None`` when none did: then the wall clock closes windows."""
+        marks = self.store.partition_watermarks(self.rt.name)
+        active = [t for t, at in marks.values() if (now - at).total_seconds() <= self.idle_s]
+        return min(active) if active else None
+
+    def _evaluate_due(self, now: datetime) -> list[tuple[WindowResult, WindowSketch, float]]:
         keys = self.store.pending_windows(self.rt.name)
         if not keys:
             return []
-        watermarks = self.store.partition_watermarks(self.rt.name)
-        watermark = min(watermarks.values()) if watermarks else None
+        now_s = now.timestamp()
+        watermark = self._watermark(now)
         ready: list[str] = []
         mono = time.monotonic()
         due: list[tuple[str, str]] = []

@@ -226,6 +226,8 @@ class Service:
             self.replica,
             lease_ttl_s=max(3.0 * self.tick_interval_s, 3.0),
             settle_s=max(2.0 * self.tick_interval_s, 3.0),
+            # longer than the group's session timeout: a killed replica's partitions stay active
+            idle_s=max(2.0 * source.session_timeout.total_seconds(), 60.0),
         )
         logger.info("scale-out monitor=%s replica=%s replicas=%d", rt.name, self.replica, rt.cfg.replicas)
 

@@ -1095,20 +1095,29 @@ class Store:
                             ),
                             else_=table.c.event_time,
                         ),
-                        "updated_at": statement.excluded.updated_at,
+                        "updated_at": case(
+                            (
+                                statement.excluded.event_time > table.c.event_time,
+                                statement.excluded.updated_at,
+                            ),
+                            else_=table.c.updated_at,
+                        ),
                     },
                 )
             )
 
     @_store_errors
-    def partition_watermarks(self, monitor: str) -> dict[int, float]:
-        """The largest event time sketched from each Kafka partition of a scale-out monitor."""
+    def partition_watermarks(self, monitor: str) -> dict[int, tuple[float, datetime]]:
+        """Per Kafka partition of a scale-out monitor: the largest event time sketched from it,
+        and when that was written (replicas write a watermark when it rises)."""
         table = schema.partition_watermarks
         with self._read() as connection:
             rows = connection.execute(
-                select(table.c.partition, table.c.event_time).where(table.c.monitor == monitor)
+                select(table.c.partition, table.c.event_time, table.c.updated_at).where(
+                    table.c.monitor == monitor
+                )
             )
-            return {int(p): float(t) for p, t in rows}
+            return {int(p): (float(t), at) for p, t, at in rows}
 
     def _mark_evaluated(
         self, connection: Connection, monitor: str, keys: Sequence[str], now: datetime

@@ -3,14 +3,16 @@ a replica still reading a backlog keeps open the windows it has not reached."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import orjson
 import pandas as pd
 
 from connectors.kafka import BATCH_ITEM_STRIDE, POSITION_PARTITION_STRIDE, partitions_of
+from detectors.result import WindowResult
 from monitor.cli import load_profile
 from monitor.config import load_config
 from monitor.runtime import MonitorRuntime
@@ -43,15 +45,19 @@ def test_batch_positions_map_to_their_partition() -> None:
     assert partitions_of(pos, "json_batch").tolist() == [0, 5]
 
 
+T0 = datetime(2026, 1, 1, tzinfo=UTC)  # the store's clock: when watermarks are written
+
+
 def _evaluator(tmp_path: Path) -> tuple[WindowEvaluator, MonitorRuntime, Store]:
     profile = write_profile(tmp_path, labels=False)
     stream = tmp_path / "stream.jsonl"
     stream.write_text("")
     window = '{ duration = "1h", timestamp = "ts" }'
     cfg = load_config(write_config(tmp_path, stream=stream, profile=profile, window=window), {})
-    store = Store.open(cfg.store.url.reveal())
+    store = Store.open(cfg.store.url.reveal(), clock=lambda: T0)
     rt = MonitorRuntime(cfg.monitors[0], load_profile(str(profile)))
-    return WindowEvaluator(rt, store, "r1", lease_ttl_s=60.0, settle_s=0.0), rt, store
+    evaluator = WindowEvaluator(rt, store, "r1", lease_ttl_s=1e9, settle_s=0.0, idle_s=90.0)
+    return evaluator, rt, store
 
 
 def _write_hours(rt: MonitorRuntime, store: Store, base: float, hours: int, watermark: float) -> None:
@@ -66,32 +72,45 @@ def _write_hours(rt: MonitorRuntime, store: Store, base: float, hours: int, wate
     )
 
 
+def _starts(got: list[tuple[WindowResult, Any, float]]) -> list[float | None]:
+    return [r.window.start for r, _, _ in got]
+
+
 def test_a_lagging_partition_holds_the_windows_it_has_not_reached(tmp_path: Path) -> None:
     evaluator, rt, store = _evaluator(tmp_path)
-    base = 4 * HOUR * 24 * 365 * 60  # far from the wall clock, which closes nothing here
+    base = T0.timestamp() - 100 * HOUR  # old rows (a replay): the wall clock has passed them all
     # replica a is four hours ahead on partition 0; partition 1 (replica b) is still in hour 1
     _write_hours(rt, store, base, 5, base + 4.5 * HOUR)
     store.commit_progress(
         ProgressUpdate(monitor="m", write_state=False, watermarks=((1, base + 1.2 * HOUR),))
     )
-    now = datetime.fromtimestamp(0, tz=UTC)
-    got = evaluator.run(now)
-    assert [r.window.start for r, _, _ in got] == [base]  # only hour 0 is closed on both partitions
+    assert _starts(evaluator.run(T0)) == [base]  # only hour 0 is closed on both partitions
     store.commit_progress(
         ProgressUpdate(monitor="m", write_state=False, watermarks=((1, base + 3.0 * HOUR),))
     )
-    got = evaluator.run(now)
-    assert [r.window.start for r, _, _ in got] == [base + HOUR, base + 2 * HOUR]
+    assert _starts(evaluator.run(T0)) == [base + HOUR, base + 2 * HOUR]
     assert store.pending_windows("m") == (window_key(base + 3 * HOUR), window_key(base + 4 * HOUR))
 
 
-def test_only_windows_closed_by_the_clock_alone_wait_to_settle(tmp_path: Path) -> None:
+def test_with_every_partition_idle_the_wall_clock_closes_windows_after_settling(tmp_path: Path) -> None:
     evaluator, rt, store = _evaluator(tmp_path)
     evaluator.settle_s = 3600.0
-    base = 1_000_000 * HOUR  # hours 0-1 are closed by the watermark, 2-3 by the wall clock only
+    base = T0.timestamp() - 100 * HOUR
     _write_hours(rt, store, base, 4, base + 2.5 * HOUR)
-    now = datetime.fromtimestamp(base + 10 * HOUR, tz=UTC)
-    assert [r.window.start for r, _, _ in evaluator.run(now)] == [base, base + HOUR]
-    assert evaluator.run(now) == []  # the rest waits for replicas' last commits
+    idle = T0 + timedelta(seconds=91)  # no watermark rose within idle_s
+    assert evaluator.run(idle) == []  # closed by the clock alone: waits for replicas' last commits
     evaluator.settle_s = 0.0
-    assert [r.window.start for r, _, _ in evaluator.run(now)] == [base + 2 * HOUR, base + 3 * HOUR]
+    assert _starts(evaluator.run(idle)) == [base + k * HOUR for k in range(4)]
+
+
+def test_an_idle_partition_stops_holding_windows(tmp_path: Path) -> None:
+    evaluator, rt, store = _evaluator(tmp_path)
+    base = T0.timestamp() - 100 * HOUR
+    store.commit_progress(
+        ProgressUpdate(monitor="m", write_state=False, watermarks=((1, base + 0.5 * HOUR),))
+    )
+    later = T0 + timedelta(seconds=120)
+    store._clock = lambda: later  # partition 0 rises two minutes after partition 1 last did
+    _write_hours(rt, store, base, 3, base + 2.5 * HOUR)
+    assert _starts(evaluator.run(T0 + timedelta(seconds=60))) == []  # both active: 1 holds hour 0
+    assert _starts(evaluator.run(later)) == [base, base + HOUR]  # 1 idle: 0's watermark decides

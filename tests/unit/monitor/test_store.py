@@ -521,14 +521,17 @@ def test_ping(store: Store) -> None:
     unreachable.dispose()
 
 
-def test_partition_watermarks_only_rise(store: Store) -> None:
+def test_partition_watermarks_only_rise(store: Store, clock: Clock) -> None:
     assert store.partition_watermarks("m") == {}
     update = ProgressUpdate(monitor="m", write_state=False, watermarks=((0, 100.0), (3, 50.0)))
     store.commit_progress(update)
+    first = clock.now
+    clock.now = first + timedelta(seconds=30)
     # another replica that took partition 3 over reports an older time, and partition 1 is new
     store.commit_progress(ProgressUpdate(monitor="m", write_state=False, watermarks=((3, 20.0), (1, 7.5))))
     store.commit_progress(ProgressUpdate(monitor="m", write_state=False, watermarks=((0, 150.0),)))
-    assert store.partition_watermarks("m") == {0: 150.0, 1: 7.5, 3: 50.0}
+    # the time of a watermark is when it last rose (partition 3 did not)
+    assert store.partition_watermarks("m") == {0: (150.0, clock.now), 1: (7.5, clock.now), 3: (50.0, first)}
     assert store.partition_watermarks("other") == {}
     with pytest.raises(ValueError, match="need a monitor"):
         ProgressUpdate(source="s", watermarks=((0, 1.0),))
