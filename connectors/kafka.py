@@ -303,9 +303,11 @@ class KafkaSource:
         of thousands of rows. For ``json_batch`` the bound is on messages, so a batch may hold
         more rows than ``max_rows`` (a message is never split across batches).
 
-        Well-formed flat JSON without a field mapping is decoded for the whole poll at once into
-        columns (:mod:`connectors.columnar`); anything else, and every poll holding a bad
-        message, is decoded message by message, which turns bad ones into dead letters.
+        Well-formed flat JSON without renames or nested paths is decoded for the whole poll at
+        once into columns (:mod:`connectors.columnar`), with required fields and the event time
+        checked per column (:meth:`RowMapping.apply_to_columns`); anything else, and every poll
+        holding a bad message or row, is decoded message by message, which turns bad ones into
+        dead letters.
         """
         consumer = self._require_open()
         if max_rows <= 0:
@@ -354,7 +356,7 @@ class KafkaSource:
     @property
     def _columnar(self) -> bool:
         s = self.settings
-        return s.mapping.is_identity and s.event_time_source == "field"
+        return s.mapping.is_plain and s.event_time_source == "field"
 
     def _decode_columnar(self, records: Mapping[int, list[Any]]) -> Batch | None:
         """The whole poll as columns (:func:`decode_chunk` per partition), or ``None`` when any
@@ -374,6 +376,9 @@ class KafkaSource:
         if not parts:
             return None
         columns = concat_columns([p.columns for p in parts])
+        mapping = self.settings.mapping
+        if columns is not None and not mapping.is_identity:
+            columns = mapping.apply_to_columns(columns)  # required fields, event time
         if columns is None:
             return None
         positions = parts[0].positions if len(parts) == 1 else np.concatenate([p.positions for p in parts])

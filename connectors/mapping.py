@@ -20,6 +20,7 @@ from datetime import UTC, date, datetime
 from types import MappingProxyType
 from typing import Any, Final, Literal
 
+import numpy as np
 import orjson
 
 MESSAGE_FORMATS: Final = ("json", "json_batch")
@@ -118,6 +119,47 @@ class RowMapping:
     def is_identity(self) -> bool:
         """True when :meth:`apply` returns objects unchanged (after the object check)."""
         return not self._paths and not self._required and self.include_unmapped
+
+    @property
+    def is_plain(self) -> bool:
+        """True when :meth:`apply` keeps every key and value, except that it checks the required
+        fields and normalises the event time (:meth:`apply_to_columns` can do it for columns)."""
+        return not self._paths and self.include_unmapped
+
+    def apply_to_columns(self, columns: Mapping[str, np.ndarray]) -> dict[str, np.ndarray] | None:
+        """:meth:`apply` for decoded rows given as columns (:mod:`connectors.columnar` types), when
+        :attr:`is_plain`: the columns with the event time normalised to UTC datetimes (exactly
+        :func:`parse_event_time` of each value), or ``None`` when any row would be a dead letter
+        (a required field missing or null, an event time that is not a timestamp), so the
+        caller decodes message by message and each bad row gets its reason.
+
+        Examples
+        --------
+        >>> m = RowMapping(required=("id",), event_time_field="ts")
+        >>> cols = m.apply_to_columns({"id": np.array([1.0]), "ts": np.array(["2026-01-01T00:00:00Z"], dtype=object)})
+        >>> cols["ts"][0].isoformat()
+        '2026-01-01T00:00:00+00:00'
+        >>> m.apply_to_columns({"id": np.array([np.nan]), "ts": np.array(["2026-01-01T00:00:00Z"], dtype=object)}) is None
+        True
+        """
+        if not self.is_plain:
+            raise ValueError("apply_to_columns needs a mapping without paths that keeps unmapped keys")
+        for name in self._required:
+            column = columns.get(name)
+            if column is None:
+                return None
+            missing = np.isnan(column) if column.dtype.kind == "f" else np.equal(column, None)
+            if missing.any():
+                return None
+        out = dict(columns)
+        if self.event_time_field is not None:
+            times = [parse_event_time(v) for v in out[self.event_time_field].tolist()]
+            if None in times:
+                return None
+            normalised = np.empty(len(times), dtype=object)
+            normalised[:] = times
+            out[self.event_time_field] = normalised
+        return out
 
     def apply(self, item: Any, *, event_time: datetime | None = None) -> dict[str, Any] | RowProblem:
         """Map one decoded item to a row, or say why it cannot be one.

@@ -6,9 +6,11 @@ from datetime import UTC, date, datetime, timedelta, timezone
 
 import orjson
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from connectors.columnar import objects_to_columns
+from connectors.files import rows_to_columns
 from connectors.mapping import (
     DEFAULT_MAX_MESSAGE_BYTES,
     RowMapping,
@@ -234,3 +236,77 @@ def test_parse_event_time_rejects_non_timestamps(value: object) -> None:
 
 def test_kafka_timestamp_conversion() -> None:
     assert timestamp_ms_to_datetime(1767225600123) == datetime(2026, 1, 1, 0, 0, 0, 123000, tzinfo=UTC)
+
+
+# -- the same checks on a whole poll's columns ------------------------------------------------------
+
+time_values = st.one_of(
+    st.none(),
+    st.booleans(),
+    st.integers(-(2**40), 2**45),
+    st.floats(allow_nan=False, allow_infinity=False),
+    st.sampled_from(
+        [
+            "2026-01-01T00:00:00Z",
+            "2026-01-01T01:02:03.5+02:00",
+            "2026-01-01 00:00:00",
+            "2026-01-01",
+            "soon",
+            "",
+        ]
+    ),
+)
+poll_rows = st.lists(
+    st.fixed_dictionaries(
+        {"ts": time_values},
+        optional={"id": st.integers(0, 10) | st.none(), "x": st.floats(allow_nan=False) | st.none()},
+    ),
+    min_size=1,
+    max_size=20,
+)
+
+
+@given(poll_rows)
+@settings(max_examples=400, deadline=None)
+def test_columns_are_mapped_exactly_like_rows_or_not_at_all(rows: list[dict[str, object]]) -> None:
+    mapping = RowMapping(required=("id",), event_time_field="ts")
+    values = [orjson.dumps(r) for r in rows]
+    columns = objects_to_columns(values)
+    if columns is None:
+        return
+    mapped = mapping.apply_to_columns(columns)
+    applied = [mapping.apply(orjson.loads(v)) for v in values]
+    if any(isinstance(a, RowProblem) for a in applied):
+        assert mapped is None  # the poll goes message by message: each bad row gets its reason
+        return
+    assert mapped is not None
+    expected = rows_to_columns([a for a in applied if not isinstance(a, RowProblem)])
+    assert sorted(mapped) == sorted(expected)
+    for name, column in expected.items():
+        assert mapped[name].dtype == column.dtype, name
+        assert [None if v != v else v for v in mapped[name].tolist()] == [
+            None if v != v else v for v in column.tolist()
+        ], name
+
+
+def test_apply_to_columns_needs_a_plain_mapping() -> None:
+    with pytest.raises(ValueError, match="without paths"):
+        RowMapping(fields={"a": "b.c"}).apply_to_columns({})
+
+
+@pytest.mark.parametrize(
+    "times",
+    [
+        ["2026-01-01T00:00:00Z", "2026-01-01T01:00:00+02:00", "2026-01-01 00:00:00"],
+        [1_767_225_600, 1_767_225_600_000, 1_767_225_600.5],  # epoch seconds and milliseconds
+    ],
+)
+def test_valid_polls_are_mapped_as_columns(times: list[object]) -> None:
+    rows = [{"id": i, "ts": t} for i, t in enumerate(times)]
+    mapping = RowMapping(required=("id",), event_time_field="ts")
+    columns = objects_to_columns([orjson.dumps(r) for r in rows])
+    assert columns is not None
+    mapped = mapping.apply_to_columns(columns)
+    assert mapped is not None
+    expected = [mapping.apply(dict(r)) for r in rows]
+    assert mapped["ts"].tolist() == [e["ts"] for e in expected if isinstance(e, dict)]
