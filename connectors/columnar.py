@@ -39,10 +39,10 @@ _NUMBER_TYPES: Final = frozenset({int, float, type(None)})
 class SchemaHint:
     """The column types of a stream's previous poll, to read the next one without inference.
 
-    pyarrow infers types from the data and types ISO 8601 strings as timestamps, which must be
-    read again as text; a stream's next poll almost always has the types of its last one, so
-    reading it with that schema (times as text, integers as float, null-typed fields left to
-    inference) parses once instead of twice. Anything the hint cannot read exactly like
+    pyarrow infers types from the data (a cost of its own) and types whole-second ISO 8601
+    strings as timestamps, which must be read again as text; a stream's next poll almost always
+    has the types of its last one, so reading it with that schema (times as text, integers as
+    float, null-typed fields left to inference) skips inference and parses such times once. Anything the hint cannot read exactly like
     inference would (a value of another type, a hinted field absent or null throughout) is read
     again without it. One per stream (a Kafka source); the two halves of a poll share it.
     """

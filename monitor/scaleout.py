@@ -14,8 +14,8 @@ reached open however far ahead the others are. A partition is active while its w
 within ``idle_s`` (longer than a consumer-group session timeout, so a killed replica's partitions
 hold windows until their new owner reads them). With no active partition the wall clock closes
 windows (``end + lateness`` at or before it), after ``settle_s`` more seconds for rows replicas
-have read but not yet committed. Rows reaching a replica for a window already evaluated are late: counted in
-the ``late_rows`` of a later window. Each row's sample slot is keyed by its source position
+have read but not yet committed. Rows reaching a replica for a window already evaluated are late:
+counted in the ``late_rows`` of a later window. Each row's sample slot is keyed by its source position
 (``partition * 2**40 + offset``), so the merged window does not depend on which replica read which
 row; ``first_row``/``last_row`` have no meaning across replicas and are ``null``.
 """
