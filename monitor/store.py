@@ -1084,24 +1084,13 @@ class Store:
             statement = self._insert(table).values(
                 monitor=monitor, partition=int(partition), event_time=float(event_time), updated_at=now
             )
+            rises = statement.excluded.event_time > table.c.event_time
             connection.execute(
                 statement.on_conflict_do_update(
                     index_elements=[table.c.monitor, table.c.partition],
                     set_={
-                        "event_time": case(
-                            (
-                                statement.excluded.event_time > table.c.event_time,
-                                statement.excluded.event_time,
-                            ),
-                            else_=table.c.event_time,
-                        ),
-                        "updated_at": case(
-                            (
-                                statement.excluded.event_time > table.c.event_time,
-                                statement.excluded.updated_at,
-                            ),
-                            else_=table.c.updated_at,
-                        ),
+                        "event_time": case((rises, statement.excluded.event_time), else_=table.c.event_time),
+                        "updated_at": case((rises, statement.excluded.updated_at), else_=table.c.updated_at),
                     },
                 )
             )
