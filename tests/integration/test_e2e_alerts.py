@@ -157,6 +157,19 @@ def alerts_sent(port: int) -> dict[tuple[str, str], float]:
     }
 
 
+def sent_at_least(port: int, goal: dict[tuple[str, str], int]) -> dict[tuple[str, str], float]:
+    """The alert counters once each of ``goal`` has reached its count.
+
+    A receiver records a request before its response reaches the daemon, and the daemon counts
+    the delivery only then: reading the counters right after the receiver saw a message races.
+    """
+    return wait_for(
+        lambda: (sent := alerts_sent(port)) and all(sent.get(k, 0) >= n for k, n in goal.items()) and sent,
+        timeout_s=15,
+        what=f"alert counters {goal}",
+    )
+
+
 def windows(port: int) -> list[dict[str, Any]]:
     status, body = get(port, "/api/monitors/m/results")
     assert status == 200
@@ -205,7 +218,7 @@ def test_slack_message_thread_and_retry_after(tmp_path: Path) -> None:
         try:
             check_drift_windows(port)
             wait_for(lambda: len(slack.messages) >= 2, timeout_s=30, what="firing and resolved messages")
-            sent = alerts_sent(port)
+            sent = sent_at_least(port, {("oncall", "ok"): 2})
         finally:
             stop(daemon)
         log = daemon.text()
@@ -236,7 +249,7 @@ def test_sinks_down_then_up_deliver_everything_once(tmp_path: Path) -> None:
             hook.set_down(False)
             wait_for(lambda: len(slack.messages) >= 2, timeout_s=40, what="slack after recovery")
             wait_for(lambda: len(hook.processed) >= 2, timeout_s=40, what="webhooks after recovery")
-            sent = alerts_sent(port)
+            sent = sent_at_least(port, {("oncall", "ok"): 2, ("retrain", "ok"): 2})
         finally:
             stop(daemon)
         log = daemon.text()
