@@ -669,6 +669,13 @@ class SourceWorker(threading.Thread):
         label_done = {name: progress.take() for name, progress in self._label_progress.items()}
         self._dirty = False
         self._last_commit = time.monotonic()
+        # counters, window metrics and alerts follow the store at once, not after the upstream
+        # round trips below (the store is what makes them durable)
+        self.on_rows(self.source.name, rows, dead)
+        for name, (label_rows, label_dead) in label_done.items():
+            self.on_rows(name, label_rows, label_dead)
+        if evaluated:
+            self.on_windows(evaluated)
         if self._checkpoint is not None and upstream:
             try:
                 self.source.commit(self._checkpoint)
@@ -681,15 +688,10 @@ class SourceWorker(threading.Thread):
                     ls.commit(checkpoint)
                 except Exception as exc:
                     logger.warning("upstream commit failed source=%s error=%s", ls.name, exc)
-        self.on_rows(self.source.name, rows, dead)
-        for name, (label_rows, label_dead) in label_done.items():
-            self.on_rows(name, label_rows, label_dead)
         try:
             self._bound_pending()
         except Exception as exc:  # bounding is housekeeping: retried after the next commit
             logger.warning("pending predictions not bounded source=%s error=%s", self.source.name, exc)
-        if evaluated:
-            self.on_windows(evaluated)
 
 
 @dataclass(slots=True)

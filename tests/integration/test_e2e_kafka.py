@@ -384,7 +384,16 @@ def test_each_bad_message_is_a_dead_letter_and_the_daemon_keeps_running(
         docs = wait_for(lambda: (r := results(port)) and len(r) >= 2 and r, timeout_s=30, what="2 windows")
         status, letters = get(port, "/api/dead-letters?source=k&limit=100")
         assert status == 200
-        dead_metric = metric_samples(port, "driftwarden_dead_letters_total")
+        # the counters move just after the store commit the checkpoint above was read from
+        dead_metric = wait_for(
+            lambda: (
+                (m := metric_samples(port, "driftwarden_dead_letters_total"))
+                and sum(v for k, v in m.items() if dict(k).get("source") == "k") >= len(expected)
+                and m
+            ),
+            timeout_s=15,
+            what="the dead-letter counters",
+        )
         status_s, sources = get(port, "/api/sources")
         health, _ = get(port, "/healthz")
         assert daemon.proc.poll() is None, "the daemon died on a bad message"
