@@ -12,7 +12,7 @@ from detectors.timeparse import IsoSeconds, read_iso_seconds
 ColumnType = Literal["numeric", "categorical", "datetime", "text"]
 COLUMN_TYPES: tuple[ColumnType, ...] = ("numeric", "categorical", "datetime", "text")
 
-_PARSE_SHARE = 0.95          # share of present values that must parse for a type to be chosen
+_PARSE_SHARE = 0.95  # share of present values that must parse for a type to be chosen
 _MAX_CATEGORICAL_LEVELS = 1000
 _TEXT_UNIQUE_SHARE = 0.5
 _HEAD = 200_000  # values looked at to infer a type
@@ -86,10 +86,20 @@ def infer_column_type(values: np.ndarray, *, max_levels: int = _MAX_CATEGORICAL_
 
 def _looks_like_dates(values: pd.Series) -> bool:
     sample = values.iloc[:500].astype(str)
-    if not sample.str.contains(r"\d{4}-\d{2}-\d{2}|\d{1,2}/\d{1,2}/\d{2,4}", regex=True).mean() >= _PARSE_SHARE:
+    if (
+        not sample.str.contains(r"\d{4}-\d{2}-\d{2}|\d{1,2}/\d{1,2}/\d{2,4}", regex=True).mean()
+        >= _PARSE_SHARE
+    ):
         return False
     parsed = pd.to_datetime(sample, errors="coerce", utc=True, format="mixed")
     return bool(parsed.notna().mean() >= _PARSE_SHARE)
+
+
+def _is_number(value: object) -> bool:
+    """An int or float (numpy's too), not a bool: an epoch time wherever it appears."""
+    return isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(
+        value, (bool, np.bool_)
+    )
 
 
 def _first_is_numeric(series: pd.Series) -> bool:
@@ -161,6 +171,14 @@ def _parse_times_pandas(values: np.ndarray) -> np.ndarray:
         return out
     if arr.dtype.kind == "M":
         return _seconds(pd.DatetimeIndex(arr))
+    if arr.dtype == object and arr.ndim == 1:
+        # numbers among other values are epoch times each (pandas would read them as nanoseconds)
+        numbers = np.fromiter(map(_is_number, arr.tolist()), dtype=bool, count=arr.size)
+        if numbers.any() and not numbers.all():
+            out = np.empty(arr.size, dtype=np.float64)
+            out[numbers] = _parse_times_pandas(arr[numbers].astype(np.float64))
+            out[~numbers] = _parse_times_pandas(arr[~numbers])
+            return out
     series = pd.Series(arr, dtype=object)
     if _first_is_numeric(series):
         numeric = pd.to_numeric(series, errors="coerce")

@@ -100,6 +100,8 @@ QUALITY_CHECKS: Final[tuple[QualityCheck, ...]] = get_args(QualityCheck)
 FILE_EXTENSIONS: Final[Mapping[str, FileFormat]] = MappingProxyType(
     {".csv": "csv", ".parquet": "parquet", ".pq": "parquet", ".jsonl": "jsonl", ".ndjson": "jsonl"}
 )
+DEFAULT_MAX_FUTURE: Final = timedelta(days=1)
+"""``window.max_future`` when not set: event times up to a day ahead of the clock are placed."""
 
 _BARE_KEY = re.compile(r"[A-Za-z0-9_-]+")
 _NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]*")
@@ -338,11 +340,18 @@ class RowWindow:
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class TimeWindow:
-    """``window = { duration, timestamp, lateness }``: tumbling event-time windows."""
+    """``window = { duration, timestamp, lateness, max_future }``: tumbling event-time windows.
+
+    ``max_future`` bounds how far ahead of the wall clock an event time may be when the daemon
+    receives the row. One row stamped decades ahead (a producer writing milliseconds as
+    seconds, say) would otherwise move the event-time clock there: every window up to it would
+    close empty and every later row would be late. Such a row is a dead letter instead.
+    """
 
     duration: timedelta
     timestamp: str
     lateness: timedelta = timedelta(0)
+    max_future: timedelta = DEFAULT_MAX_FUTURE
 
 
 WindowConfig = RowWindow | TimeWindow
@@ -1248,12 +1257,12 @@ class _Reader:
         if not isinstance(raw, dict):
             self.problem(key, f"must be a table such as {{ rows = 5000 }}, got {_show(raw)}")
             return placeholder
-        t = self.table(key, raw, ("rows", "duration", "timestamp", "lateness"))
+        t = self.table(key, raw, ("rows", "duration", "timestamp", "lateness", "max_future"))
         if t.has("rows") and t.has("duration"):
             t.problem("rows", "set either rows (count window) or duration (time window), not both")
             return placeholder
         if t.has("rows"):
-            for other in ("timestamp", "lateness"):
+            for other in ("timestamp", "lateness", "max_future"):
                 if t.has(other):
                     t.problem(other, "only applies to time windows (duration = ...)")
             return RowWindow(rows=t.integer("rows", default=1, minimum=1))
@@ -1262,6 +1271,7 @@ class _Reader:
                 duration=t.duration("duration", default=timedelta(hours=1), positive=True),
                 timestamp=t.string("timestamp", required=True, nonempty=True) or "",
                 lateness=t.duration("lateness", default=timedelta(0)),
+                max_future=t.duration("max_future", default=DEFAULT_MAX_FUTURE, positive=True),
             )
         self.problem(key, 'needs rows = N or duration = "1h" (with timestamp = "<field>")')
         return placeholder

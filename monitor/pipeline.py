@@ -19,19 +19,24 @@ from detectors.profile import Profile
 from detectors.result import WindowResult
 from detectors.sketch import WindowSketch
 from monitor.model_tracking import ModelTracker
-from monitor.windowing import ClosedWindow, RowWindows, TimeWindows
+from monitor.windowing import ClosedWindow, RowWindows, TimeWindows, too_far_ahead
 
 logger = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class WindowSpec:
-    """Either ``rows`` (row-count windows) or ``duration_s`` with a ``timestamp`` column."""
+    """Either ``rows`` (row-count windows) or ``duration_s`` with a ``timestamp`` column.
+
+    ``max_future_s``: a row whose event time is further than this ahead of the ``now`` given to
+    :meth:`MonitorPipeline.feed` is not placed (``None``: no bound, as when replaying a file).
+    """
 
     rows: int | None = None
     duration_s: float | None = None
     timestamp: str | None = None
     lateness_s: float = 0.0
+    max_future_s: float | None = None
 
     def __post_init__(self) -> None:
         if (self.rows is None) == (self.duration_s is None):
@@ -46,6 +51,8 @@ class FeedOutcome:
 
     results: tuple[tuple[WindowResult, WindowSketch], ...] = ()
     untimed_positions: tuple[int, ...] = ()
+    future: tuple[tuple[int, float], ...] = ()
+    """Rows whose event time was too far ahead of the clock: (row number, epoch seconds)."""
 
 
 @dataclass(slots=True)
@@ -121,24 +128,31 @@ class MonitorPipeline:
         *,
         malformed_positions: Sequence[int] = (),
         untimed_as_malformed: bool = False,
+        now: float | None = None,
     ) -> FeedOutcome:
         """Add a chunk of rows (increasing row numbers) and evaluate the windows it closes.
 
         Rows of a time-windowed monitor without a usable event time cannot be placed: they are
         returned in ``untimed_positions`` (the daemon stores them as dead letters) or, with
-        ``untimed_as_malformed`` (replay of a file), counted as malformed rows.
+        ``untimed_as_malformed`` (replay of a file), counted as malformed rows. Neither can rows
+        more than the window's ``max_future_s`` ahead of ``now`` (the wall clock, in epoch
+        seconds, when the daemon received them): they are returned in ``future``.
         """
         ts_col = self.timestamp_column
         times: np.ndarray | None = None
         if ts_col is not None and ts_col in columns:
             times = parse_times(columns[ts_col])
         untimed: tuple[int, ...] = ()
+        future: tuple[tuple[int, float], ...] = ()
         if isinstance(self.windows, TimeWindows):
             if times is None:
                 times = np.full(row_numbers.size, np.nan)
-            bad = np.isnan(times)
+            ahead = too_far_ahead(times, now, self.window.max_future_s)
+            if ahead.any():
+                future = tuple(zip(row_numbers[ahead].tolist(), times[ahead].tolist(), strict=True))
+            bad = np.isnan(times) | ahead
             if bad.any():
-                untimed = tuple(int(x) for x in row_numbers[bad])
+                untimed = tuple(int(x) for x in row_numbers[bad & ~ahead])
                 keep = ~bad
                 columns = {k: v[keep] for k, v in columns.items()}
                 row_numbers = row_numbers[keep]
@@ -172,7 +186,7 @@ class MonitorPipeline:
                 )
                 results_t.extend(self._evaluate(c) for c in closed)
                 lo = hi
-            return FeedOutcome(results=tuple(results_t), untimed_positions=untimed)
+            return FeedOutcome(results=tuple(results_t), untimed_positions=untimed, future=future)
         # Row windows: feed the concept detectors window by window, so each verdict covers
         # exactly the rows of its window whatever the chunking.
         results: list[tuple[WindowResult, WindowSketch]] = []

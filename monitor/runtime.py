@@ -21,6 +21,7 @@ from detectors.profile import Profile
 from detectors.result import WindowResult
 from detectors.sketch import WindowSketch
 from monitor.config import MonitorConfig, RowWindow, TimeWindow
+from monitor.durations import format_duration
 from monitor.labels import JoinedTracker, LabelJoin, decode_prediction
 from monitor.pipeline import MonitorPipeline, WindowSpec
 from monitor.report import to_json
@@ -52,6 +53,7 @@ def window_spec(cfg: MonitorConfig) -> WindowSpec:
         duration_s=cfg.window.duration.total_seconds(),
         timestamp=cfg.window.timestamp,
         lateness_s=cfg.window.lateness.total_seconds(),
+        max_future_s=cfg.window.max_future.total_seconds(),
     )
 
 
@@ -412,7 +414,8 @@ class SourceWorker(threading.Thread):
                         positions = np.asarray(batch.positions, dtype=np.int64)
                     else:
                         positions = rows
-                    for pos in m.replica.feed(columns, positions):
+                    untimed, future = m.replica.feed(columns, positions, now=now)
+                    for pos in untimed:
                         self._pending_dead.append(
                             DeadLetter(
                                 source=self.source.name,
@@ -421,13 +424,14 @@ class SourceWorker(threading.Thread):
                                 detail=f"no usable event time in field {m.replica.timestamp!r}",
                             )
                         )
+                    self._future_dead(m, "position", future)
                     continue
                 if m.labels is not None:
                     adds = self._pending_add.setdefault(m.name, {})
                     for p in m.labels.predictions(columns, n):
                         adds[p.id] = p
                 t0 = time.perf_counter()
-                outcome = m.pipeline.feed(columns, rows)
+                outcome = m.pipeline.feed(columns, rows, now=now)
                 took = time.perf_counter() - t0
                 for pos in outcome.untimed_positions:
                     self._pending_dead.append(
@@ -438,9 +442,29 @@ class SourceWorker(threading.Thread):
                             detail=f"no usable event time in field {m.pipeline.timestamp_column!r}",
                         )
                     )
+                self._future_dead(m, "row", outcome.future)
                 self._collect(m, outcome.results, took)
         self._pending_rows += n
         self._dirty = True
+
+    def _future_dead(self, m: MonitorRuntime, position: str, future: Sequence[tuple[int, float]]) -> None:
+        """Dead letters for rows stamped too far ahead of the clock (``window.max_future``)."""
+        if not future:
+            return
+        window = m.cfg.window
+        assert isinstance(window, TimeWindow)
+        ahead = format_duration(window.max_future)
+        for pos, t in future:
+            stamp = datetime.fromtimestamp(t, tz=UTC).isoformat().replace("+00:00", "Z")
+            self._pending_dead.append(
+                DeadLetter(
+                    source=self.source.name,
+                    position=f"{position}={pos}",
+                    reason="invalid_event_time",
+                    detail=f"event time {stamp} in field {window.timestamp!r} is more than {ahead} "
+                    f"ahead of the clock (monitor {m.name!r}, window.max_future)",
+                )
+            )
 
     def process_labels(self, source: str, batch: Batch) -> None:
         """Join a batch of the label source ``source`` to the pending predictions of its monitors."""

@@ -39,7 +39,7 @@ from detectors.inference import parse_times
 from detectors.result import WindowInfo, WindowResult
 from detectors.sketch import WindowSketch
 from monitor.store import DuplicateWindowError, PartialWindow, ProgressUpdate, Store, WindowRecord
-from monitor.windowing import ClosedWindow
+from monitor.windowing import ClosedWindow, too_far_ahead
 
 if TYPE_CHECKING:
     from monitor.runtime import MonitorRuntime
@@ -78,8 +78,10 @@ class ReplicaWindows:
         duration_s: float,
         timestamp: str,
         partition_of: Callable[[np.ndarray], np.ndarray] | None = None,
+        max_future_s: float | None = None,
     ) -> None:
         self.monitor = monitor
+        self.max_future_s = max_future_s
         self.partition_of = partition_of  # row positions -> Kafka partitions (for watermarks)
         self.watermarks: dict[int, float] = {}
         self._risen: set[int] = set()
@@ -93,11 +95,20 @@ class ReplicaWindows:
         self.evaluated_until: float | None = None
         self.pending_late = 0
 
-    def feed(self, columns: Mapping[str, np.ndarray], positions: np.ndarray) -> np.ndarray:
-        """Sketch a chunk of rows; returns the positions of rows without a usable event time."""
+    def feed(
+        self, columns: Mapping[str, np.ndarray], positions: np.ndarray, *, now: float | None = None
+    ) -> tuple[np.ndarray, tuple[tuple[int, float], ...]]:
+        """Sketch a chunk of rows; returns the rows that could not be placed.
+
+        Those are the positions of rows without a usable event time, and (position, event
+        time) of rows more than ``max_future_s`` ahead of ``now`` (as
+        :meth:`monitor.pipeline.MonitorPipeline.feed`).
+        """
         raw = columns.get(self.timestamp)
         times = parse_times(raw) if raw is not None else np.full(positions.size, np.nan)
-        bad = np.isnan(times)
+        ahead = too_far_ahead(times, now, self.max_future_s)
+        untimed = np.isnan(times)
+        bad = untimed | ahead
         starts = np.floor(times / self.duration_s) * self.duration_s
         ok = ~bad
         self._see(positions, times, ok)
@@ -119,7 +130,8 @@ class ReplicaWindows:
                 event_times=times[sel],
             )
             self.dirty.add(float(s))
-        return positions[bad]
+        future = tuple(zip(positions[ahead].tolist(), times[ahead].tolist(), strict=True))
+        return positions[untimed], future
 
     def _see(self, positions: np.ndarray, times: np.ndarray, ok: np.ndarray) -> None:
         """Raise each partition's watermark to the largest event time among its timed rows."""

@@ -218,6 +218,7 @@ class Service:
             window.duration.total_seconds(),
             window.timestamp,
             partition_of=lambda positions: partitions_of(positions, fmt),
+            max_future_s=window.max_future.total_seconds(),
         )
         rt.replica.learn_evaluated(evaluated_until(self.store, rt.name, window.duration.total_seconds()))
         self.evaluators[rt.name] = WindowEvaluator(

@@ -27,6 +27,23 @@ class ClosedWindow:
     sketch: WindowSketch
 
 
+def too_far_ahead(times: np.ndarray, now: float | None, max_future_s: float | None) -> np.ndarray:
+    """Which event times (epoch seconds, ``nan`` for none) are more than ``max_future_s`` after ``now``.
+
+    Nothing is too far ahead without a clock or a bound (``None``), as when replaying a file.
+
+    Examples
+    --------
+    >>> too_far_ahead(np.array([0.0, 90.0, np.nan, 200.0]), 0.0, 100.0).tolist()
+    [False, False, False, True]
+    >>> too_far_ahead(np.array([1e12]), None, 100.0).tolist()
+    [False]
+    """
+    if now is None or max_future_s is None:
+        return np.zeros(times.shape, dtype=bool)
+    return times > now + max_future_s  # nan compares False
+
+
 def _take(columns: Mapping[str, np.ndarray], idx: np.ndarray | slice) -> dict[str, np.ndarray]:
     return {k: v[idx] for k, v in columns.items()}
 

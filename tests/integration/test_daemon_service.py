@@ -357,3 +357,33 @@ def test_late_rows_within_lateness_join_their_window_and_later_ones_are_counted(
     assert w1["rows"] == 1 + 1 + 10  # 70, 100 and 110..119
     late = [i for i in w1["quality"]["issues"] if i["check"] == "late_rows"]
     assert len(late) == 1 and late[0]["value"] == 1
+
+
+def test_a_row_stamped_decades_ahead_is_a_dead_letter_and_later_rows_still_count(tmp_path: Path) -> None:
+    """Without ``window.max_future`` the row at 2090 would close every minute up to 2090 empty and
+    make the rows after it late."""
+    profile = write_profile(tmp_path)
+    seconds = [*range(30), 40, *range(45, 60), 70, 200]
+    frame = _rows_at(seconds)
+    frame.loc[30, "ts"] = "2090-01-01T00:00:00Z"  # the row at 40 s, as a broken producer stamps it
+    stream = tmp_path / "stream.csv"
+    frame.to_csv(stream, index=False)
+    window = '{ duration = "1m", timestamp = "ts", lateness = "0s", max_future = "1h" }'
+    config = write_config(tmp_path, stream=stream, profile=profile, window=window)
+    with running(config) as service:
+        port = _port(service)
+        wait_for(_source_done(port, len(seconds)), timeout_s=30, what="rows read")
+        results = wait_for(
+            lambda: (r := get(port, "/api/monitors/m/results")[1]) and len(r) >= 3 and r,
+            timeout_s=10,
+            what="three windows",
+        )
+        letters = get(port, "/api/dead-letters?source=s&limit=10")[1]
+        text = get(port, "/metrics")[1]
+    assert [d["window"]["start"][11:16] for d in results] == ["00:00", "00:01", "00:02"]
+    assert [d["rows"] for d in results] == [45, 1, 0]  # 0..29 and 45..59; 70; none (200 is still open)
+    assert not [i for d in results for i in d["quality"]["issues"] if i["check"] == "late_rows"]
+    (letter,) = letters
+    assert letter["position"] == "row=30" and letter["reason"] == "invalid_event_time"
+    assert "2090-01-01T00:00:00Z" in letter["detail"] and "window.max_future" in letter["detail"]
+    assert 'driftwarden_dead_letters_total{reason="invalid_event_time",source="s"} 1.0' in text

@@ -7,6 +7,7 @@ import datetime as dt
 import numpy as np
 import pytest
 
+from connectors.mapping import parse_event_time
 from detectors.inference import _parse_times_pandas, parse_times
 from detectors.timeparse import read_iso_seconds
 
@@ -131,6 +132,25 @@ def test_other_strings_fall_back_to_pandas(text: str) -> None:
 )
 def test_mixed_arrays_match_pandas(values: list[object]) -> None:
     assert_same(_object(values))
+
+
+@pytest.mark.parametrize(
+    "values",
+    [
+        [1767225600.0, None],
+        [None, 1767225600, float("nan")],
+        ["2026-01-01T00:00:03Z", 1767225600.0, 1767225600000, True],
+        [1767225600, "2026-01-01T00:00:03+01:00", np.int64(1767225601), np.float32(2.5)],
+        [np.inf, "2026-01-01T00:00:03Z", -1.5e12],
+    ],
+)
+def test_numbers_in_object_arrays_are_epoch_times_wherever_they_are(values: list[object]) -> None:
+    """As each value alone (``connectors.mapping.parse_event_time``): pandas would read the
+    numbers of a mixed array as nanoseconds."""
+    got = assert_same(_object(values))
+    for value, seconds in zip(values, got.tolist(), strict=True):
+        one = parse_event_time(value.item() if isinstance(value, np.generic) else value)
+        assert (seconds != seconds) if one is None else seconds == one.timestamp(), (value, seconds, one)
 
 
 def test_numpy_str_objects_are_read_where_pandas_raised() -> None:

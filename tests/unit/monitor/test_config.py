@@ -132,7 +132,7 @@ expected_rows_per_window = 5000
 name = "scaled"
 source = "features"
 profile = "demo/profile.json"
-window = { duration = "1h", timestamp = "ts", lateness = "5m" }
+window = { duration = "1h", timestamp = "ts", lateness = "5m", max_future = "2h" }
 replicas = 3
 labels = { source = "served", id = "request_id", horizon = "7d" }
 routes = ["retrain"]
@@ -280,7 +280,10 @@ def test_full_example_is_typed(tmp_path: Path) -> None:
     assert dict(demo.detectors.thresholds) == {"income": 0.2}
     assert demo.freshness == timedelta(minutes=10) and demo.expected_rows_per_window == 5000
     assert scaled.window == TimeWindow(
-        duration=timedelta(hours=1), timestamp="ts", lateness=timedelta(minutes=5)
+        duration=timedelta(hours=1),
+        timestamp="ts",
+        lateness=timedelta(minutes=5),
+        max_future=timedelta(hours=2),
     )
     assert scaled.replicas == 3
     assert scaled.labels == LabelsConfig(source="served", id="request_id", horizon=timedelta(days=7))
@@ -358,6 +361,14 @@ profile = "demo/profile.json"
         (
             BASE_MONITOR + 'window = { duration = "1h" }',
             "config.toml: monitors[0].window.timestamp: required",
+        ),
+        (
+            BASE_MONITOR + 'window = { duration = "1h", timestamp = "ts", max_future = "0s" }',
+            'config.toml: monitors[0].window.max_future: must be longer than zero, got "0s"',
+        ),
+        (
+            BASE_MONITOR + 'window = { rows = 10, max_future = "1d" }',
+            "config.toml: monitors[0].window.max_future: only applies to time windows (duration = ...)",
         ),
         (
             BASE_MONITOR + 'window = { rows = 10, duration = "1h" }',
@@ -768,6 +779,7 @@ def test_describe_config_masks_and_is_json(tmp_path: Path) -> None:
         "duration": "1h",
         "timestamp": "ts",
         "lateness": "5m",
+        "max_future": "2h",
     }
     assert described["alerts"]["silences"][0]["expires_at"] == "2030-01-01T00:00:00Z"
     json.dumps(described)

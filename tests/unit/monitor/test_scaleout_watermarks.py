@@ -40,6 +40,31 @@ def test_replica_windows_keep_the_largest_event_time_of_each_partition() -> None
     assert replica.watermarks[2] == times[2]  # an older row does not move it back
 
 
+def test_a_row_stamped_too_far_ahead_neither_moves_the_watermark_nor_opens_a_window(tmp_path: Path) -> None:
+    profile = load_profile(str(write_profile(tmp_path, labels=False)))
+    replica = ReplicaWindows(
+        "m",
+        "r",
+        lambda: profile.new_sketch(sample_size=100, seed=0),
+        HOUR,
+        "ts",
+        partition_of=lambda p: partitions_of(p, "json"),
+        max_future_s=24 * HOUR,
+    )
+    frame = model_frame(4, seed=2)
+    cols = {k: frame[k].to_numpy() for k in frame.columns}
+    now = datetime(2026, 1, 1, tzinfo=UTC).timestamp()
+    far = now + 3650 * 24 * HOUR
+    cols["ts"] = np.asarray([now - 10.0, far, None, now + HOUR], dtype=object)
+    positions = _positions(3, np.arange(4))
+    untimed, future = replica.feed(cols, positions, now=now)
+    assert untimed.tolist() == [positions[2]]
+    assert future == ((int(positions[1]), far),)
+    assert replica.watermarks == {3: now + HOUR}
+    assert sorted(replica.open) == [now - HOUR, now + HOUR]  # nothing a decade ahead
+    assert sum(sk.rows for sk in replica.open.values()) == 2
+
+
 def test_batch_positions_map_to_their_partition() -> None:
     pos = (np.array([0, 5 * POSITION_PARTITION_STRIDE + 9]) * BATCH_ITEM_STRIDE) + np.array([3, 4095])
     assert partitions_of(pos, "json_batch").tolist() == [0, 5]

@@ -79,3 +79,30 @@ def test_restored_state_resumes_without_closing_early(pipeline_factory: object, 
     assert _feed(q, [50.0, 65.0], 2) == 0  # 65 - 10 < 60: window 0 stays open
     assert len(q.tick(NOW + 10)) == 0
     assert _feed(q, [90.0], 4) == 1
+
+
+def test_rows_stamped_too_far_ahead_of_the_clock_are_not_placed(tmp_path: Path) -> None:
+    """One row decades ahead must not close every window up to it and make the rest late."""
+    profile = load_profile(str(write_profile(tmp_path)))
+    p = MonitorPipeline(
+        profile, WindowSpec(duration_s=60.0, timestamp="ts", lateness_s=10.0, max_future_s=3600.0)
+    )
+    frame = model_frame(5, seed=3)
+    cols = {k: frame[k].to_numpy() for k in frame.columns}
+    now = T0 + 100.0
+    far = T0 + 40 * 365 * 86400.0  # e.g. epoch milliseconds divided once too few
+    cols["ts"] = np.asarray([T0 + 1.0, far, T0 + 2.0, T0 + 50.0, np.nan])
+    out = p.feed(cols, np.arange(10, 15, dtype=np.int64), now=now)
+    assert out.future == ((11, far),)
+    assert out.untimed_positions == (14,)
+    assert out.results == ()  # the watermark is the latest placed row (50 s): nothing closed
+    cols2 = {k: v[:1] for k, v in cols.items()}
+    cols2["ts"] = np.asarray([T0 + 30.0])  # not late: window 0 is still open
+    assert p.feed(cols2, np.arange(15, 16, dtype=np.int64), now=now).future == ()
+    assert [c.sketch.rows for c in p.windows.flush()] == [4]  # rows 10, 12, 13 and 15 in window 0
+    # the bound is inclusive: a row exactly max_future ahead is placed
+    cols2["ts"] = np.asarray([now + 3600.0])
+    assert p.feed(cols2, np.arange(16, 17, dtype=np.int64), now=now).future == ()
+    # without a clock (replaying a file) nothing is too far ahead
+    q = MonitorPipeline(profile, WindowSpec(duration_s=60.0, timestamp="ts", max_future_s=3600.0))
+    assert q.feed(cols, np.arange(10, 15, dtype=np.int64)).future == ()
