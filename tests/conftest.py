@@ -2,12 +2,20 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+from hypothesis import settings
 
 from tests.synthetic import synthetic_frame
+
+# CI (.ci/run sets HYPOTHESIS_PROFILE=ci): the same examples on every run and no per-example
+# deadline, so a red build is a bug and never a new random draw or a slow moment on a busy
+# machine. Local runs keep drawing new examples.
+settings.register_profile("ci", derandomize=True, deadline=None, print_blob=True)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "default"))
 
 __all__ = ["synthetic_frame"]
 
