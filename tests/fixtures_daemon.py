@@ -223,6 +223,22 @@ def wait_for(
         time.sleep(interval_s)
 
 
+def metrics_with(port: int, *samples: str, timeout_s: float = 10.0) -> str:
+    """``/metrics`` once it holds every line in ``samples`` (values without a trailing ``.0``).
+
+    The daemon moves its counters just after the store commit: a test that saw the commit in the
+    store or the API may read ``/metrics`` a moment before the counters catch up.
+    """
+
+    def text() -> str | None:
+        status, body = get(port, "/metrics")
+        assert status == 200
+        lines = set(body.replace(".0\n", "\n").splitlines())
+        return body if all(s in lines for s in samples) else None
+
+    return wait_for(text, timeout_s=timeout_s, what=f"/metrics with {samples}")
+
+
 def stored_window_count(db: Path, monitor: str = "m") -> int:
     """Windows of ``monitor`` in a SQLite store (read with sqlite3, safe while the daemon writes)."""
     if not db.exists():

@@ -26,7 +26,7 @@ import pytest
 from monitor.config import load_config
 from monitor.service import Service, capture_signals
 from monitor.store import Store
-from tests.fixtures_daemon import get, model_frame, wait_for, write_config, write_profile
+from tests.fixtures_daemon import get, metrics_with, model_frame, wait_for, write_config, write_profile
 
 PINNED = datetime(2025, 12, 31, tzinfo=UTC)
 
@@ -285,15 +285,11 @@ window = {{ rows = 100 }}
             assert status == 400, query
             assert query.split("=")[0] in err["error"]
 
-        status, text = get(port, "/metrics")
-        assert status == 200
-        assert (
-            f'driftwarden_dead_letters_total{{reason="missing_field",source="s"}} {bad_first}'
-            in text.replace(".0\n", "\n")
-            or f'driftwarden_dead_letters_total{{source="s",reason="missing_field"}} {bad_first}'
-            in text.replace(".0\n", "\n")
+        metrics_with(  # prometheus_client writes labels in sorted order
+            port,
+            f'driftwarden_dead_letters_total{{reason="missing_field",source="s"}} {bad_first}',
+            'driftwarden_rows_total{monitor="m"} 6000',
         )
-        assert 'driftwarden_rows_total{monitor="m"} 6000' in text.replace(".0\n", "\n")
         first_rows, first_windows = m["rows"], m["windows_evaluated"]
 
     # restart with 3000 more rows in the file: every count continues from the durable totals
@@ -316,8 +312,7 @@ window = {{ rows = 100 }}
         placed = sum(d["rows"] for d in results)
         open_rows = 9000 - (bad_first + bad_second) - placed
         assert 0 < open_rows <= 600
-        text = get(port, "/metrics")[1]  # rows received by the monitor, durable across the restart
-        assert 'driftwarden_rows_total{monitor="m"} 9000' in text.replace(".0\n", "\n")
+        metrics_with(port, 'driftwarden_rows_total{monitor="m"} 9000')  # durable across the restart
 
 
 # ---- late data ---------------------------------------------------------------------------------
@@ -379,11 +374,10 @@ def test_a_row_stamped_decades_ahead_is_a_dead_letter_and_later_rows_still_count
             what="three windows",
         )
         letters = get(port, "/api/dead-letters?source=s&limit=10")[1]
-        text = get(port, "/metrics")[1]
+        metrics_with(port, 'driftwarden_dead_letters_total{reason="invalid_event_time",source="s"} 1')
     assert [d["window"]["start"][11:16] for d in results] == ["00:00", "00:01", "00:02"]
     assert [d["rows"] for d in results] == [45, 1, 0]  # 0..29 and 45..59; 70; none (200 is still open)
     assert not [i for d in results for i in d["quality"]["issues"] if i["check"] == "late_rows"]
     (letter,) = letters
     assert letter["position"] == "row=30" and letter["reason"] == "invalid_event_time"
     assert "2090-01-01T00:00:00Z" in letter["detail"] and "window.max_future" in letter["detail"]
-    assert 'driftwarden_dead_letters_total{reason="invalid_event_time",source="s"} 1.0' in text
