@@ -390,12 +390,14 @@ class HttpServer:
         self._requested_port = port
         self._server: _Server | None = None
         self._thread: threading.Thread | None = None
+        self._bound_port: int | None = None  # kept after stop: links in late alerts still name it
 
     def start(self) -> None:
         """Bind and serve on a background thread. Raises ``OSError`` when the port is taken."""
         if self._server is not None:
             raise RuntimeError("HttpServer.start was called already")
         self._server = _Server((self._host, self._requested_port), self._api)
+        self._bound_port = int(self._server.server_address[1])
         self._thread = threading.Thread(
             target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, name="http", daemon=True
         )
@@ -417,10 +419,13 @@ class HttpServer:
 
     @property
     def port(self) -> int:
-        """The bound port (the ephemeral one when ``port=0`` was asked)."""
-        if self._server is None:
+        """The bound port (the ephemeral one when ``port=0`` was asked), also after :meth:`stop`.
+
+        Alerts sent while the daemon shuts down (after the server stopped) still link to it.
+        """
+        if self._bound_port is None:
             raise RuntimeError("HttpServer is not started")
-        return int(self._server.server_address[1])
+        return self._bound_port
 
     @property
     def url(self) -> str:

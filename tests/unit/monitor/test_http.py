@@ -153,6 +153,8 @@ def get_json(server: HttpServer, path: str) -> tuple[int, Any]:
 
 def test_port_zero_binds_an_ephemeral_port_and_stop_releases_it(store: Store, view: FakeView) -> None:
     running = HttpServer(store, Metrics(), view, port=0)
+    with pytest.raises(RuntimeError, match="not started"):
+        running.url  # noqa: B018
     running.start()
     port = running.port
     assert port > 0 and running.url == f"http://127.0.0.1:{port}"
@@ -160,6 +162,8 @@ def test_port_zero_binds_an_ephemeral_port_and_stop_releases_it(store: Store, vi
     running.stop()
     with pytest.raises(OSError), socket.create_connection(("127.0.0.1", port), timeout=1):
         pass
+    # alerts sent while the daemon drains, after the server stopped, still link to it
+    assert running.url == f"http://127.0.0.1:{port}"
 
 
 def test_healthz_reports_draining_but_stays_ok(server: HttpServer, view: FakeView) -> None:
