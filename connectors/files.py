@@ -325,8 +325,14 @@ def _uniform_rows_to_columns(records: list[dict[str, Any]]) -> dict[str, np.ndar
 
 
 def _tighten(arr: np.ndarray) -> np.ndarray:
-    """Use a float array when every present value is a number (much faster downstream)."""
+    """Use a float array when every present value is a number (much faster downstream).
+
+    A column with no value at all stays ``None`` (an object array), as rows with the same keys
+    and the columnar decoders give it (:func:`connectors.columnar.values_to_array`).
+    """
     kinds = {type(v) for v in arr[: min(arr.size, 2000)]}
+    if kinds == {type(None)} and all(v is None for v in arr.tolist()):
+        return arr
     if kinds <= {int, float, type(None)}:
         try:
             return np.array([np.nan if v is None else v for v in arr], dtype=np.float64)

@@ -6,7 +6,7 @@ from datetime import UTC, date, datetime, timedelta, timezone
 
 import orjson
 import pytest
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from connectors.columnar import objects_to_columns
@@ -267,6 +267,7 @@ poll_rows = st.lists(
 
 
 @given(poll_rows)
+@example([{"ts": 0, "id": 0}, {"ts": 0, "x": None, "id": 0}])  # a field with no value: None, not nan
 @settings(max_examples=400, deadline=None)
 def test_columns_are_mapped_exactly_like_rows_or_not_at_all(rows: list[dict[str, object]]) -> None:
     mapping = RowMapping(required=("id",), event_time_field="ts")
