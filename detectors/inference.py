@@ -119,6 +119,12 @@ def _first_is_numeric(series: pd.Series) -> bool:
     return False
 
 
+_FIRST_SECOND = -62135596800.0
+"""0001-01-01T00:00:00Z in epoch seconds: datetimes (and ``parse_event_time``) start there."""
+_PAST_LAST_SECOND = 253402300800.0
+"""10000-01-01T00:00:00Z: the first second after the last datetime."""
+
+
 def parse_times(values: np.ndarray) -> np.ndarray:
     """Event times as float seconds since the Unix epoch (``nan`` where unparseable).
 
@@ -168,6 +174,7 @@ def _parse_times_pandas(values: np.ndarray) -> np.ndarray:
         out[~np.isfinite(out)] = np.nan
         ms = np.abs(out) > 1e11
         out[ms] = out[ms] / 1000.0
+        out[(out < _FIRST_SECOND) | (out >= _PAST_LAST_SECOND)] = np.nan  # no datetime: not a time
         return out
     if arr.dtype.kind == "M":
         return _seconds(pd.DatetimeIndex(arr))

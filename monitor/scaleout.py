@@ -39,14 +39,12 @@ from detectors.inference import parse_times
 from detectors.result import WindowInfo, WindowResult
 from detectors.sketch import WindowSketch
 from monitor.store import DuplicateWindowError, PartialWindow, ProgressUpdate, Store, WindowRecord
-from monitor.windowing import ClosedWindow, too_far_ahead
+from monitor.windowing import MAX_GAP_WINDOWS, ClosedWindow, too_far_ahead
 
 if TYPE_CHECKING:
     from monitor.runtime import MonitorRuntime
 
 logger = logging.getLogger(__name__)
-
-MAX_GAP_WINDOWS = 1000
 
 
 def replica_id() -> str:

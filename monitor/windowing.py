@@ -6,9 +6,11 @@ Rows arrive in chunks (column arrays with their row numbers). A window's state i
 
 from __future__ import annotations
 
+import logging
 import math
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
 import numpy as np
@@ -16,7 +18,16 @@ import numpy as np
 from detectors.result import WindowInfo
 from detectors.sketch import WindowSketch
 
+logger = logging.getLogger(__name__)
+
 MAX_EMPTY_WINDOWS = 10_000
+"""At most this many windows are closed by one call (the rest by the next)."""
+MAX_GAP_WINDOWS = 1000
+"""Empty windows emitted for one gap in event time; the rest of a longer gap is skipped.
+
+A gap shows up as empty windows (freshness, volume), but a jump of years (a row stamped 1970
+before the real ones) must not take hours of evaluating empty windows: after this many, the
+windowing goes on at the next window holding rows (or the last one due)."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -42,6 +53,13 @@ def too_far_ahead(times: np.ndarray, now: float | None, max_future_s: float | No
     if now is None or max_future_s is None:
         return np.zeros(times.shape, dtype=bool)
     return times > now + max_future_s  # nan compares False
+
+
+def _iso(seconds: float) -> str:
+    try:
+        return datetime.fromtimestamp(seconds, tz=UTC).isoformat().replace("+00:00", "Z")
+    except (OverflowError, OSError, ValueError):
+        return f"{seconds!r}s"
 
 
 def _take(columns: Mapping[str, np.ndarray], idx: np.ndarray | slice) -> dict[str, np.ndarray]:
@@ -176,6 +194,7 @@ class TimeWindows:
         self.watermark: float | None = None
         self.pending_late = 0
         self.pending_malformed = 0  # malformed rows seen while no window was open
+        self.empty_run = 0  # empty windows closed since the last one with rows (MAX_GAP_WINDOWS)
 
     def _start_of(self, t: np.ndarray) -> np.ndarray:
         return np.floor(t / self.duration_s) * self.duration_s
@@ -262,9 +281,29 @@ class TimeWindows:
         else:
             return []
         out: list[float] = []
-        while nxt + self.duration_s <= limit and len(out) < MAX_EMPTY_WINDOWS:
+        empty_run = self.empty_run  # as _emit will count them
+        d = self.duration_s
+        skipped_from: float | None = None
+        while nxt + d <= limit and len(out) < MAX_EMPTY_WINDOWS:
+            empty = nxt not in self.open
+            if empty and empty_run >= MAX_GAP_WINDOWS:
+                later = [s for s in self.open if s > nxt]
+                target = min(later) if later else math.floor((limit - d) / d) * d  # the last window due
+                if target > nxt:
+                    skipped_from, nxt = nxt, target
+                    continue  # the window after the gap, if it is due
+            if skipped_from is not None:
+                logger.warning(
+                    "event time gap: %d empty windows from %s to %s skipped (the first %d were emitted)",
+                    round((nxt - skipped_from) / d),
+                    _iso(skipped_from),
+                    _iso(nxt),
+                    MAX_GAP_WINDOWS,
+                )
+                skipped_from = None
+            empty_run = empty_run + 1 if empty else 0
             out.append(nxt)
-            nxt = nxt + self.duration_s
+            nxt = nxt + d
         return out
 
     def _count_malformed(self, watermarks: np.ndarray) -> None:
@@ -306,6 +345,7 @@ class TimeWindows:
         self.pending_late = 0
         sketch.malformed_rows += self.pending_malformed
         self.pending_malformed = 0
+        self.empty_run = 0 if sketch.rows else self.empty_run + 1
         info = WindowInfo(
             index=self.index,
             first_row=sketch.first_row,
@@ -342,6 +382,7 @@ class TimeWindows:
             "watermark": self.watermark,
             "pending_late": self.pending_late,
             "pending_malformed": self.pending_malformed,
+            "empty_run": self.empty_run,
             "open": {repr(s): sk.to_state() for s, sk in self.open.items()},
         }
 
@@ -351,6 +392,7 @@ class TimeWindows:
         self.watermark = state.get("watermark")
         self.pending_late = int(state.get("pending_late", 0))
         self.pending_malformed = int(state.get("pending_malformed", 0))
+        self.empty_run = int(state.get("empty_run", 0))
         self.open = {}
         for key, st in state.get("open", {}).items():
             sk = self._new()

@@ -142,6 +142,7 @@ def test_mixed_arrays_match_pandas(values: list[object]) -> None:
         ["2026-01-01T00:00:03Z", 1767225600.0, 1767225600000, True],
         [1767225600, "2026-01-01T00:00:03+01:00", np.int64(1767225601), np.float32(2.5)],
         [np.inf, "2026-01-01T00:00:03Z", -1.5e12],
+        [1e17, -1e17, 1e300, 2.5e14, 2.6e14, -6.2e13, -6.3e13, "2026-01-01T00:00:03Z"],
     ],
 )
 def test_numbers_in_object_arrays_are_epoch_times_wherever_they_are(values: list[object]) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import math
 from typing import Any
+from unittest import mock
 
 import numpy as np
 import pytest
@@ -12,7 +13,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from detectors.sketch import ColumnSpec, WindowSketch
-from monitor.windowing import ClosedWindow, RowWindows, TimeWindows
+from monitor.windowing import MAX_GAP_WINDOWS, ClosedWindow, RowWindows, TimeWindows
 
 SPEC = ColumnSpec(name="x", kind="numeric", edges=(0.0, 10.0))
 
@@ -259,3 +260,60 @@ def test_flush_keeps_counts_pending_after_advance_closed_everything() -> None:
         1,
     )
     assert w.flush() == []
+
+
+def test_a_jump_of_years_emits_the_first_empty_windows_then_goes_on_where_the_rows_are(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """A row stamped 1970 ahead of rows of 2026 (hourly windows: 491k windows apart)."""
+    hour = 3600.0
+    real = 1_767_225_600.0 + np.arange(6) * 1800.0  # 2026-01-01, three hours of rows
+    times = np.concatenate([[0.0], real])
+    got = run_times(times, [1, 3], hour, 0.0)
+    assert len(got) == 1 + MAX_GAP_WINDOWS + 3
+    assert [c.info.index for c in got] == list(range(len(got)))
+    assert [c.sketch.rows for c in got] == [1] + [0] * MAX_GAP_WINDOWS + [2, 2, 2]
+    assert got[MAX_GAP_WINDOWS].info.start == MAX_GAP_WINDOWS * hour  # the last empty one
+    assert got[MAX_GAP_WINDOWS + 1].info.start == real[0]
+    assert sum(c.sketch.late_rows for c in got) == 0  # no 2026 row became late
+    (skipped,) = [r.getMessage() for r in caplog.records if "event time gap" in r.getMessage()]
+    assert "489895 empty windows from 1970-02-11T17:00:00Z to 2026-01-01T00:00:00Z skipped" in skipped
+
+
+def test_an_idle_source_after_a_long_silence_gets_the_first_empty_windows_and_the_last_due() -> None:
+    w = TimeWindows(new_sketch, 60.0)
+    w.add({"x": np.array([1.0])}, np.array([0]), event_times=np.array([5.0]))
+    closed = w.advance(60.0 * 5000)
+    assert len(closed) == 1 + MAX_GAP_WINDOWS + 1
+    assert closed[-1].info.start == 60.0 * 4999 and closed[-1].info.end == 60.0 * 5000
+    assert w.advance(60.0 * 5001)[0].info.start == 60.0 * 5000  # and on from there, one by one
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    event_times,
+    st.lists(st.integers(min_value=0, max_value=60), max_size=5),
+    st.sampled_from([0.0, 5.0, 25.0]),
+    st.integers(min_value=0, max_value=59),
+)
+def test_skipping_long_gaps_does_not_depend_on_chunking_or_restarts(
+    times: list[float], cuts: list[int], lateness: float, restore_at: int
+) -> None:
+    """With gaps of at most 2 empty windows emitted: the same windows however the stream is cut
+    or restarted, every row counted once, and a window with rows never skipped."""
+    t = np.asarray(times, dtype=np.float64)
+    cuts = [c for c in cuts if c < t.size]
+    with mock.patch("monitor.windowing.MAX_GAP_WINDOWS", 2):
+        whole = summary(run_times(t, [], 10.0, lateness))
+        assert summary(run_times(t, cuts, 10.0, lateness)) == whole
+        assert summary(run_times(t, list(range(t.size)), 10.0, lateness)) == whole
+        cut = min(restore_at, t.size - 1)
+        assert summary(run_times(t, [cut], 10.0, lateness, restore_at=cut)) == summary(
+            run_times(t, [cut], 10.0, lateness)
+        )
+    assert sum(w[5] + w[6] for w in whole) == int(np.isfinite(t).sum())
+    assert [w[0] for w in whole] == list(range(len(whole)))
+    starts = [w[3] for w in whole]
+    assert starts == sorted(set(starts))
+    empty_runs = "".join("e" if w[5] == 0 else "r" for w in whole)
+    assert "eee" not in empty_runs
