@@ -343,9 +343,10 @@ class TimeWindow:
     """``window = { duration, timestamp, lateness, max_future }``: tumbling event-time windows.
 
     ``max_future`` bounds how far ahead of the wall clock an event time may be when the daemon
-    receives the row. One row stamped decades ahead (a producer writing milliseconds as
-    seconds, say) would otherwise move the event-time clock there: every window up to it would
-    close empty and every later row would be late. Such a row is a dead letter instead.
+    receives the row from a live source (Kafka, SQL; a file replays recorded rows). One row
+    stamped decades ahead (a sentinel date, a broken producer clock) would otherwise move the
+    event-time clock there: every window up to it would close and every later row would be
+    late. Such a row is a dead letter instead.
     """
 
     duration: timedelta

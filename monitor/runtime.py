@@ -211,9 +211,13 @@ class SourceWorker(threading.Thread):
         stop_on_end: bool = True,
         label_sources: Sequence[Source] = (),
         idle_wait_s: float = 0.0,
+        live: bool = True,
     ) -> None:
         super().__init__(name=f"source-{source.name}", daemon=True)
         self.source = source
+        # a live stream's event times are checked against the wall clock (window.max_future);
+        # a file source replays recorded rows, whose times say nothing about the clock
+        self.live = live
         self.label_sources = tuple(label_sources)
         self._stash: deque[Batch] = deque()
         self._held: list[Batch] = []  # polled, not yet processed (see _coalesced_poll)
@@ -403,6 +407,7 @@ class SourceWorker(threading.Thread):
         if batch.columns is not None and batch.rows:
             raise ValueError("a batch carries either rows or columns, not both")
         now = time.time()
+        clock = now if self.live else None
         for m in self.monitors:
             with m.lock:
                 rows = np.arange(m.next_row, m.next_row + n, dtype=np.int64)
@@ -414,7 +419,7 @@ class SourceWorker(threading.Thread):
                         positions = np.asarray(batch.positions, dtype=np.int64)
                     else:
                         positions = rows
-                    untimed, future = m.replica.feed(columns, positions, now=now)
+                    untimed, future = m.replica.feed(columns, positions, now=clock)
                     for pos in untimed:
                         self._pending_dead.append(
                             DeadLetter(
@@ -431,7 +436,7 @@ class SourceWorker(threading.Thread):
                     for p in m.labels.predictions(columns, n):
                         adds[p.id] = p
                 t0 = time.perf_counter()
-                outcome = m.pipeline.feed(columns, rows, now=now)
+                outcome = m.pipeline.feed(columns, rows, now=clock)
                 took = time.perf_counter() - t0
                 for pos in outcome.untimed_positions:
                     self._pending_dead.append(

@@ -29,6 +29,7 @@ from monitor.alerting import build_alert_pipeline, build_sinks, window_evaluatio
 from monitor.cli import load_profile
 from monitor.config import (
     DriftwardenConfig,
+    FileSourceConfig,
     KafkaSourceConfig,
     RowWindow,
     SqlSourceConfig,
@@ -157,6 +158,7 @@ class Service:
                 on_windows=self._on_windows,
                 on_rows=self._on_rows,
                 stop_on_end=getattr(scfg, "at_end", "") == "exit",
+                live=not isinstance(scfg, FileSourceConfig),
                 idle_wait_s=scfg.poll_interval.total_seconds() if isinstance(scfg, SqlSourceConfig) else 0.0,
                 label_sources=[build_source(cfg.sources[ls], cfg, environ=self.environ) for ls in labels],
             )

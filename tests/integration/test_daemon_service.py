@@ -12,6 +12,7 @@ import logging
 import os
 import signal
 import socket
+import sqlite3
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -354,30 +355,60 @@ def test_late_rows_within_lateness_join_their_window_and_later_ones_are_counted(
     assert len(late) == 1 and late[0]["value"] == 1
 
 
-def test_a_row_stamped_decades_ahead_is_a_dead_letter_and_later_rows_still_count(tmp_path: Path) -> None:
-    """Without ``window.max_future`` the row at 2090 would close every minute up to 2090 empty and
-    make the rows after it late."""
+def test_a_row_stamped_decades_ahead_is_a_dead_letter_on_a_live_source_and_a_row_on_a_file(
+    tmp_path: Path,
+) -> None:
+    """The same rows from a SQL table (a live stream: ``window.max_future`` applies) and from a
+    file (a replay of recorded rows: no clock to compare with). On the table, the row at 2090 is
+    a dead letter; without the bound it would close every minute up to 2090 and make the rows
+    after it late."""
     profile = write_profile(tmp_path)
     seconds = [*range(30), 40, *range(45, 60), 70, 200]
     frame = _rows_at(seconds)
     frame.loc[30, "ts"] = "2090-01-01T00:00:00Z"  # the row at 40 s, as a broken producer stamps it
+    frame.insert(0, "rid", range(len(frame)))
     stream = tmp_path / "stream.csv"
     frame.to_csv(stream, index=False)
+    serving = tmp_path / "serving.db"
+    with sqlite3.connect(serving) as db:
+        frame.to_sql("predictions", db, index=False)
     window = '{ duration = "1m", timestamp = "ts", lateness = "0s", max_future = "1h" }'
-    config = write_config(tmp_path, stream=stream, profile=profile, window=window)
+    table = f"""
+[sources.q]
+kind = "sql"
+url = "sqlite:///{serving.as_posix()}"
+table = "predictions"
+watermark = "rid"
+poll_interval = "100ms"
+"""
+    on_table = f"""
+[[monitors]]
+name = "mq"
+source = "q"
+profile = "{profile.as_posix()}"
+window = {window}
+"""
+    config = write_config(
+        tmp_path, stream=stream, profile=profile, window=window, extra_sources=table, extra_monitors=on_table
+    )
     with running(config) as service:
         port = _port(service)
-        wait_for(_source_done(port, len(seconds)), timeout_s=30, what="rows read")
-        results = wait_for(
-            lambda: (r := get(port, "/api/monitors/m/results")[1]) and len(r) >= 3 and r,
-            timeout_s=10,
-            what="three windows",
+        wait_for(_source_done(port, len(seconds)), timeout_s=30, what="file rows read")
+        live = wait_for(
+            lambda: (r := get(port, "/api/monitors/mq/results")[1]) and len(r) >= 3 and r,
+            timeout_s=30,
+            what="three windows of the table",
         )
-        letters = get(port, "/api/dead-letters?source=s&limit=10")[1]
-        metrics_with(port, 'driftwarden_dead_letters_total{reason="invalid_event_time",source="s"} 1')
-    assert [d["window"]["start"][11:16] for d in results] == ["00:00", "00:01", "00:02"]
-    assert [d["rows"] for d in results] == [45, 1, 0]  # 0..29 and 45..59; 70; none (200 is still open)
-    assert not [i for d in results for i in d["quality"]["issues"] if i["check"] == "late_rows"]
+        replayed = get(port, "/api/monitors/m/results")[1]
+        letters = get(port, "/api/dead-letters?limit=10")[1]
+        metrics_with(port, 'driftwarden_dead_letters_total{reason="invalid_event_time",source="q"} 1')
+    assert [d["window"]["start"][11:16] for d in live] == ["00:00", "00:01", "00:02"]
+    assert [d["rows"] for d in live] == [45, 1, 0]  # 0..29 and 45..59; 70; none (200 is still open)
+    assert not [i for d in live for i in d["quality"]["issues"] if i["check"] == "late_rows"]
     (letter,) = letters
-    assert letter["position"] == "row=30" and letter["reason"] == "invalid_event_time"
+    assert letter["source"] == "q" and letter["reason"] == "invalid_event_time"
+    assert letter["position"] == "row=30"
     assert "2090-01-01T00:00:00Z" in letter["detail"] and "window.max_future" in letter["detail"]
+    # the file's replay places the row at 2090 (no dead letter from s): event time jumps there,
+    # the minute of rows 0..29 closes, then empty minutes (the rows after it are late)
+    assert [d["rows"] for d in replayed[:3]] == [30, 0, 0]
