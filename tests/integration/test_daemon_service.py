@@ -319,6 +319,15 @@ window = {{ rows = 100 }}
 # ---- late data ---------------------------------------------------------------------------------
 
 
+def _results(port: int, monitor: str, *, at_least: int, timeout_s: float = 10.0) -> list[dict[str, Any]]:
+    """The monitor's stored window results, once there are ``at_least`` of them."""
+    return wait_for(
+        lambda: (r := get(port, f"/api/monitors/{monitor}/results")[1]) and len(r) >= at_least and r,
+        timeout_s=timeout_s,
+        what=f"{at_least} windows of {monitor}",
+    )
+
+
 def _rows_at(seconds: list[int], *, seed: int = 9) -> pd.DataFrame:
     frame = model_frame(len(seconds), seed=seed)
     frame["ts"] = (pd.Timestamp("2026-01-01T00:00:00Z") + pd.to_timedelta(seconds, unit="s")).strftime(
@@ -340,11 +349,7 @@ def test_late_rows_within_lateness_join_their_window_and_later_ones_are_counted(
     with running(config) as service:
         port = _port(service)
         wait_for(_source_done(port, len(seconds)), timeout_s=30, what="rows read")
-        results = wait_for(
-            lambda: (r := get(port, "/api/monitors/m/results")[1]) and len(r) >= 2 and r,
-            timeout_s=10,
-            what="two windows",
-        )
+        results = _results(port, "m", at_least=2)
     w0, w1 = results[0], results[1]
     assert w0["window"]["start"] == "2026-01-01T00:00:00Z" and w0["window"]["end"] == "2026-01-01T00:01:00Z"
     assert w0["rows"] == 61  # 0..59 and the row at 50 s that arrived within the lateness
@@ -394,11 +399,7 @@ window = {window}
     with running(config) as service:
         port = _port(service)
         wait_for(_source_done(port, len(seconds)), timeout_s=30, what="file rows read")
-        live = wait_for(
-            lambda: (r := get(port, "/api/monitors/mq/results")[1]) and len(r) >= 3 and r,
-            timeout_s=30,
-            what="three windows of the table",
-        )
+        live = _results(port, "mq", at_least=3, timeout_s=30)
         replayed = get(port, "/api/monitors/m/results")[1]
         letters = get(port, "/api/dead-letters?limit=10")[1]
         metrics_with(port, 'driftwarden_dead_letters_total{reason="invalid_event_time",source="q"} 1')
