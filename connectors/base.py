@@ -6,6 +6,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+import numpy as np
+
 Checkpoint = Mapping[str, Any]
 """JSON-serialisable source position *after* a batch, e.g. ``{"0": 1234, "1": 99}`` for
 Kafka partitions (next offset to read), ``{"watermark": [17, 3]}`` for SQL, ``{"row": 5000}`` for files.
@@ -48,7 +50,7 @@ class Batch:
     malformed_rows: int = 0  # rows of a file that could not be parsed (counted, not dead letters)
     # per row, a unique stable source position (Kafka: partition * 2**40 + offset; a list or an
     # int64 array), or None
-    positions: Sequence[int] | None = None
+    positions: Sequence[int] | np.ndarray | None = None
 
     @property
     def n_rows(self) -> int:

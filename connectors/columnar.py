@@ -224,15 +224,15 @@ def concat_columns(parts: Sequence[Mapping[str, np.ndarray]]) -> dict[str, np.nd
     for name, kind in kinds.items():
         pieces = []
         for part in parts:
-            array = part.get(name)
-            if array is None:
+            piece = part.get(name)
+            if piece is None:
                 n = len(next(iter(part.values()))) if part else 0
-                array = np.full(n, np.nan) if kind == np.float64 else np.full(n, None, dtype=object)
-            elif array.dtype != kind:
-                if array.dtype != object or not np.equal(array, None).all():
+                piece = np.full(n, np.nan) if kind == np.float64 else np.full(n, None, dtype=object)
+            elif piece.dtype != kind:
+                if piece.dtype != object or not np.equal(piece, None).all():  # type: ignore[call-overload]
                     return None  # numbers here, text there: the per-message path types it
-                array = np.full(array.size, np.nan)
-            pieces.append(array)
+                piece = np.full(piece.size, np.nan)
+            pieces.append(piece)
         out[name] = np.concatenate(pieces)
     return out
 

@@ -148,7 +148,7 @@ class RowMapping:
             column = columns.get(name)
             if column is None:
                 return None
-            missing = np.isnan(column) if column.dtype.kind == "f" else np.equal(column, None)
+            missing = np.isnan(column) if column.dtype.kind == "f" else np.equal(column, None)  # type: ignore[call-overload]
             if missing.any():
                 return None
         out = dict(columns)

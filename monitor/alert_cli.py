@@ -82,10 +82,10 @@ def run_alerts_command(args: argparse.Namespace, out: TextIO) -> int:
                     out.write("no alerts\n")
                 for s in states:
                     out.write(f"{s.status:9} {s.severity:8} {s.key}  since window {s.since_window}\n")
-                for s in silences:
+                for sil in silences:
                     out.write(
-                        f"silence {s.id} {s.monitor}/{s.kind}/{s.subject} until {s.expires_at.isoformat()}"
-                        + (f" ({s.comment})" if s.comment else "")
+                        f"silence {sil.id} {sil.monitor}/{sil.kind}/{sil.subject} until {sil.expires_at.isoformat()}"
+                        + (f" ({sil.comment})" if sil.comment else "")
                         + "\n"
                     )
             return 0

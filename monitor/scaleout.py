@@ -72,7 +72,7 @@ class ReplicaWindows:
         self,
         monitor: str,
         replica: str,
-        new_sketch: type[WindowSketch] | object,
+        new_sketch: Callable[[], WindowSketch],
         duration_s: float,
         timestamp: str,
         partition_of: Callable[[np.ndarray], np.ndarray] | None = None,
@@ -119,7 +119,7 @@ class ReplicaWindows:
             sel = idx[starts[idx] == s]
             sk = self.open.get(float(s))
             if sk is None:
-                sk = self._new()  # type: ignore[operator]
+                sk = self._new()
                 self.open[float(s)] = sk
             sk.update(
                 {k: v[sel] for k, v in columns.items()},

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 from types import MappingProxyType
+from typing import Any
 
 from detectors.evaluation import EvaluationSettings
 from detectors.quality import QualityThresholds
@@ -24,7 +25,7 @@ def evaluation_settings(
         return EvaluationSettings()
     q = QualityThresholds()
     qc = cfg.quality
-    changes: dict[str, float] = {}
+    changes: dict[str, Any] = {}
     if qc.missing_rate is not None:
         changes["missing_rate_increase"] = qc.missing_rate
     if qc.out_of_range is not None:

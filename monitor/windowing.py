@@ -263,7 +263,7 @@ class TimeWindows:
             upto = int(np.searchsorted(late_rows, close_row, side="right"))
             self.pending_late += upto - consumed
             consumed = max(consumed, upto)
-            out.append(self._emit(start, self.open.pop(start, None) or self._new()))
+            out.append(self._emit(start, self._take_open(start)))
         self.pending_late += int(late_rows.size) - consumed
         return out
 
@@ -332,13 +332,18 @@ class TimeWindows:
         limit = now_s - self.lateness_s
         out: list[ClosedWindow] = []
         for start in self._closable_starts(limit):
-            out.append(self._emit(start, self.open.pop(start, None) or self._new()))
+            out.append(self._emit(start, self._take_open(start)))
         if self.closed_until is not None:
             while self.closed_until + self.duration_s <= limit and len(out) < MAX_EMPTY_WINDOWS:
                 if self.open and min(self.open) <= self.closed_until:
                     break
                 out.append(self._emit(self.closed_until, self._new()))
         return out
+
+    def _take_open(self, start: float) -> WindowSketch:
+        """The open window at ``start`` (removed from the open ones), or a new empty sketch."""
+        sketch = self.open.pop(start, None)
+        return sketch if sketch is not None else self._new()
 
     def _emit(self, start: float, sketch: WindowSketch) -> ClosedWindow:
         sketch.late_rows += self.pending_late
@@ -368,10 +373,7 @@ class TimeWindows:
                 return [self._emit(self.closed_until, self._new())]
             return []
         last = max(self.open)
-        out = [
-            self._emit(s, self.open.pop(s, None) or self._new())
-            for s in self._closable_starts(last + self.duration_s)
-        ]
+        out = [self._emit(s, self._take_open(s)) for s in self._closable_starts(last + self.duration_s)]
         return out
 
     def state(self) -> dict[str, Any]:
