@@ -13,6 +13,7 @@ from typing import Any
 
 import numpy as np
 import orjson
+from sqlalchemy.exc import InterfaceError, OperationalError
 
 from connectors.base import Batch, DeadLetter, Source, SourceStatus
 from connectors.columnar import concat_columns
@@ -27,7 +28,7 @@ from monitor.pipeline import MonitorPipeline, WindowSpec
 from monitor.report import to_json
 from monitor.scaleout import ReplicaWindows
 from monitor.settings import evaluation_settings
-from monitor.store import PendingPrediction, ProgressUpdate, Store, WindowRecord
+from monitor.store import PartialWindow, PendingPrediction, ProgressUpdate, Store, WindowRecord
 
 logger = logging.getLogger(__name__)
 
@@ -239,6 +240,7 @@ class SourceWorker(threading.Thread):
         self.commit_interval_s = commit_interval_s
         self.stop_on_end = stop_on_end
         self.stop_event = threading.Event()
+        self.store_retry_s = 0.5  # first wait before retrying a failed store commit (doubling to 10 s)
         self.finished = threading.Event()
         self.error: str | None = None
         self.connected = False
@@ -315,17 +317,52 @@ class SourceWorker(threading.Thread):
                 self._label_status[ls.name] = ls.status()
                 self.process_labels(ls.name, labels)
             if self._commit_due(backlog=batch.n_rows >= COALESCE_ROWS):
-                self.commit()
+                self._commit_until_stored()
             if batch.end_of_data:
                 self.end_of_data = True
                 if self.stop_on_end:
                     self.flush_monitors()
-                    self.commit()
+                    self._commit_until_stored()
                     break
             if self.idle_wait_s > 0 and batch.n_rows == 0 and not batch.dead_letters:
                 if self._dirty:
-                    self.commit()
+                    self._commit_until_stored()
                 self.stop_event.wait(self.idle_wait_s)
+
+    def _commit_until_stored(self) -> None:
+        """:meth:`commit`, retried while the store is unreachable (a database restart or
+        failover): nothing is read meanwhile, and what was pending is written once it is back.
+        Gives up only when the worker is asked to stop (the rows are then read again after a
+        restart: their positions were not committed)."""
+        backoff = self.store_retry_s
+        failing_since: float | None = None
+        while True:
+            try:
+                self.commit()
+            except (OperationalError, InterfaceError) as exc:
+                if self.stop_event.is_set():
+                    raise
+                reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+                if failing_since is None:
+                    failing_since = time.monotonic()
+                self._status = SourceStatus(connected=False, reason=f"store unavailable: {reason}")
+                logger.warning(
+                    "store commit failed, retrying source=%s error=%s retry_in=%.1fs",
+                    self.source.name,
+                    reason,
+                    backoff,
+                )
+                self.stop_event.wait(backoff)
+                backoff = min(backoff * 2, 10.0)
+                continue
+            if failing_since is not None:
+                self._status = self.source.status()
+                logger.info(
+                    "store back, progress committed source=%s after=%.1fs",
+                    self.source.name,
+                    time.monotonic() - failing_since,
+                )
+            return
 
     def _commit_due(self, *, backlog: bool) -> bool:
         """Commit every ``commit_interval_s``; closed windows at once, unless the source is
@@ -634,15 +671,19 @@ class SourceWorker(threading.Thread):
             return
         updates: list[ProgressUpdate] = []
         evaluated: list[EvaluatedWindow] = []
+        # Nothing pending is dropped before the store has it: a failed commit is retried whole.
+        sent: list[
+            tuple[MonitorRuntime, int, int, int, tuple[PartialWindow, ...], tuple[tuple[int, float], ...]]
+        ] = []
         for i, m in enumerate(self.monitors):
             with m.lock:
                 state = m.state_bytes()
-                pending = self._pending_windows.pop(m.name, [])
-                added = tuple(self._pending_add.pop(m.name, {}).values())
-                joined_ids = tuple(self._pending_joined.pop(m.name, []))
-                if m.labels is not None and m.labels.pending_estimate is not None:
-                    m.labels.pending_estimate += len(added)
+                pending = list(self._pending_windows.get(m.name, []))
+                added = tuple(self._pending_add.get(m.name, {}).values())
+                joined_ids = tuple(self._pending_joined.get(m.name, []))
                 if m.replica is not None:
+                    partials, watermarks = m.replica.partials(), m.replica.risen_watermarks()
+                    sent.append((m, len(pending), len(added), len(joined_ids), partials, watermarks))
                     updates.append(
                         ProgressUpdate(
                             monitor=m.name,
@@ -652,11 +693,12 @@ class SourceWorker(threading.Thread):
                             write_state=False,
                             rows_added=self._pending_rows if i == 0 else 0,
                             dead_letters=tuple(self._pending_dead) if i == 0 else (),
-                            partials=m.replica.partials(),
-                            watermarks=m.replica.risen_watermarks(),
+                            partials=partials,
+                            watermarks=watermarks,
                         )
                     )
                     continue
+                sent.append((m, len(pending), len(added), len(joined_ids), (), ()))
                 updates.append(
                     ProgressUpdate(
                         monitor=m.name,
@@ -691,7 +733,29 @@ class SourceWorker(threading.Thread):
                     dead_letters=tuple(self._pending_dead),
                 )
             )
-        self.store.commit_many(updates)
+        try:
+            self.store.commit_many(updates)
+        except Exception:
+            for m, _, _, _, partials, watermarks in sent:
+                if m.replica is not None:
+                    m.replica.unsent(partials, watermarks)
+            raise
+        for m, n_windows, n_added, n_joined, partials, _ in sent:
+            if m.replica is not None:
+                m.replica.sent(partials)
+            del self._pending_windows.get(m.name, [])[:n_windows]
+            if not self._pending_windows.get(m.name, True):
+                del self._pending_windows[m.name]
+            adds = self._pending_add.get(m.name, {})
+            for key in list(adds)[:n_added]:
+                del adds[key]
+            if not adds:
+                self._pending_add.pop(m.name, None)
+            del self._pending_joined.get(m.name, [])[:n_joined]
+            if not self._pending_joined.get(m.name, True):
+                del self._pending_joined[m.name]
+            if m.labels is not None and m.labels.pending_estimate is not None:
+                m.labels.pending_estimate += n_added
         rows, dead = self._pending_rows, list(self._pending_dead)
         self._pending_rows = 0
         self._pending_dead = []

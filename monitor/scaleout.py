@@ -28,7 +28,7 @@ import os
 import socket
 import time
 import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING
 
@@ -152,7 +152,8 @@ class ReplicaWindows:
         return out
 
     def partials(self) -> tuple[PartialWindow, ...]:
-        """The partial sketches changed since the last call (to write in the progress commit)."""
+        """The partial sketches changed since the last call (to write in the progress commit;
+        then :meth:`sent`, or :meth:`unsent` when the commit failed)."""
         if self.pending_late and self.open:
             target = max(self.open)
             self.open[target].late_rows += self.pending_late
@@ -172,9 +173,18 @@ class ReplicaWindows:
                     rows=sk.rows,
                 )
             )
-            self.saved_rows[s] = sk.rows
         self.dirty.clear()
         return tuple(out)
+
+    def sent(self, partials: Sequence[PartialWindow]) -> None:
+        """The store holds ``partials`` now."""
+        for p in partials:
+            self.saved_rows[key_start(p.window_key)] = p.rows
+
+    def unsent(self, partials: Sequence[PartialWindow], watermarks: Sequence[tuple[int, float]]) -> None:
+        """The commit that was to write ``partials`` and ``watermarks`` failed: write them next time."""
+        self.dirty.update(key_start(p.window_key) for p in partials if key_start(p.window_key) in self.open)
+        self._risen.update(p for p, _ in watermarks)
 
     def learn_evaluated(self, until: float | None) -> None:
         """Windows starting before ``until`` were evaluated: drop them (unsaved rows become late)."""
