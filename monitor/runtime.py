@@ -13,7 +13,6 @@ from typing import Any
 
 import numpy as np
 import orjson
-from sqlalchemy.exc import InterfaceError, OperationalError
 
 from connectors.base import Batch, DeadLetter, Source, SourceStatus
 from connectors.columnar import concat_columns
@@ -28,7 +27,14 @@ from monitor.pipeline import MonitorPipeline, WindowSpec
 from monitor.report import to_json
 from monitor.scaleout import ReplicaWindows
 from monitor.settings import evaluation_settings
-from monitor.store import PartialWindow, PendingPrediction, ProgressUpdate, Store, WindowRecord
+from monitor.store import (
+    PartialWindow,
+    PendingPrediction,
+    ProgressUpdate,
+    Store,
+    StoreUnavailableError,
+    WindowRecord,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -339,7 +345,7 @@ class SourceWorker(threading.Thread):
         while True:
             try:
                 self.commit()
-            except (OperationalError, InterfaceError) as exc:
+            except StoreUnavailableError as exc:
                 if self.stop_event.is_set():
                     raise
                 reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__

@@ -19,6 +19,7 @@ from typing import Any
 import pandas as pd
 from apscheduler.events import EVENT_JOB_ERROR, EVENT_JOB_MAX_INSTANCES, EVENT_JOB_MISSED, JobEvent
 from apscheduler.schedulers.background import BackgroundScheduler
+from sqlalchemy.exc import InterfaceError, OperationalError
 
 from alerts import DeliveryWorker, HistoryPoint
 from connectors.base import DeadLetter
@@ -52,7 +53,7 @@ from monitor.runtime import (
 )
 from monitor.scaleout import ReplicaWindows, WindowEvaluator, evaluated_until, replica_id
 from monitor.sources import build_source, monitors_of
-from monitor.store import ProgressUpdate, Store
+from monitor.store import ProgressUpdate, Store, StoreUnavailableError
 
 logger = logging.getLogger(__name__)
 
@@ -102,6 +103,7 @@ class Service:
         self._stopped = threading.Event()
         self._stop_requested = threading.Event()
         self._alert_lock = threading.Lock()
+        self._jobs_waiting: set[str] = set()  # scheduler jobs held up by an unreachable store
         self._reports: queue.Queue[tuple[str, int, Profile, Any] | None] = queue.Queue(maxsize=16)
         self._report_thread: threading.Thread | None = None
 
@@ -194,16 +196,15 @@ class Service:
         self.scheduler.add_listener(
             self._on_job_event, EVENT_JOB_ERROR | EVENT_JOB_MISSED | EVENT_JOB_MAX_INSTANCES
         )
-        self.scheduler.add_job(
-            self.tick, "interval", seconds=self.tick_interval_s, id="tick", replace_existing=True
-        )
-        self.scheduler.add_job(
-            self.deliver, "interval", seconds=self.delivery_interval_s, id="deliver", replace_existing=True
-        )
-        self.scheduler.add_job(
-            self.check_freshness, "interval", seconds=5, id="freshness", replace_existing=True
-        )
-        self.scheduler.add_job(self.retention, "interval", hours=1, id="retention", replace_existing=True)
+        for job, fn, every in (
+            ("tick", self.tick, {"seconds": self.tick_interval_s}),
+            ("deliver", self.deliver, {"seconds": self.delivery_interval_s}),
+            ("freshness", self.check_freshness, {"seconds": 5}),
+            ("retention", self.retention, {"hours": 1}),
+        ):
+            self.scheduler.add_job(
+                self._waiting_for_store(job, fn), "interval", **every, id=job, replace_existing=True
+            )
         self.scheduler.start()
         logger.info("startup complete monitors=%d sources=%d", len(self.monitors), len(self.workers))
 
@@ -428,6 +429,25 @@ class Service:
                 )
             ]
         )
+
+    def _waiting_for_store(self, job: str, fn: Callable[[], object]) -> Callable[[], None]:
+        """``fn`` as a scheduler job that, while the store is unreachable, logs one line and
+        waits for its next run (instead of a traceback a second); other errors still fail it."""
+
+        def run() -> None:
+            try:
+                fn()
+            except (StoreUnavailableError, OperationalError, InterfaceError) as exc:
+                if job not in self._jobs_waiting:
+                    self._jobs_waiting.add(job)
+                    first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+                    logger.warning("scheduler job waiting for the store job=%s error=%s", job, first)
+                return
+            if job in self._jobs_waiting:
+                self._jobs_waiting.discard(job)
+                logger.info("scheduler job running again job=%s", job)
+
+        return run
 
     def _on_job_event(self, event: JobEvent) -> None:
         kind = {

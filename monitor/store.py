@@ -46,7 +46,7 @@ from sqlalchemy import (
 from sqlalchemy.dialects import postgresql as pg_dialect
 from sqlalchemy.dialects import sqlite as sqlite_dialect
 from sqlalchemy.engine import URL, make_url
-from sqlalchemy.exc import IntegrityError, SQLAlchemyError
+from sqlalchemy.exc import IntegrityError, InterfaceError, OperationalError, SQLAlchemyError
 from sqlalchemy.pool import StaticPool
 
 from monitor import schema
@@ -106,6 +106,11 @@ def _utc_now() -> datetime:
 
 class StoreError(Exception):
     """A store operation failed; ``str()`` says which one and why."""
+
+
+class StoreUnavailableError(StoreError):
+    """The database could not be reached or dropped the connection (a restart, a failover, a
+    locked SQLite file): nothing was written, and the same write may be tried again."""
 
 
 class DuplicateWindowError(StoreError):
@@ -604,6 +609,8 @@ class Store:
             raise DuplicateWindowError(
                 f"commit_progress conflicted with a concurrent commit, nothing written: {exc}"
             ) from exc
+        except (OperationalError, InterfaceError) as exc:
+            raise StoreUnavailableError(f"commit_progress failed, nothing written: {exc}") from exc
         except SQLAlchemyError as exc:
             raise StoreError(f"commit_progress failed, nothing written: {exc}") from exc
 
@@ -1222,7 +1229,9 @@ class Store:
         """Number of predictions of ``monitor`` waiting for a label."""
         table = pending_predictions
         with self._read() as connection:
-            return int(connection.execute(select(func.count()).where(table.c.monitor == monitor)).scalar() or 0)
+            return int(
+                connection.execute(select(func.count()).where(table.c.monitor == monitor)).scalar() or 0
+            )
 
     @_store_errors
     def expire_pending(self, monitor: str, cutoff: datetime) -> int:
@@ -1241,7 +1250,9 @@ class Store:
             raise ValueError(f"max_pending must be >= 0, got {max_pending!r}")
         table = pending_predictions
         with self._write() as connection:
-            total = int(connection.execute(select(func.count()).where(table.c.monitor == monitor)).scalar() or 0)
+            total = int(
+                connection.execute(select(func.count()).where(table.c.monitor == monitor)).scalar() or 0
+            )
             excess = total - max_pending
             if excess <= 0:
                 return 0

@@ -7,12 +7,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy.exc import IntegrityError, OperationalError
 
 from monitor.cli import load_profile
 from monitor.config import load_config
 from monitor.runtime import MonitorRuntime, SourceWorker
-from monitor.store import Store
+from monitor.store import DuplicateWindowError, Store, StoreUnavailableError
 from tests.fixtures_daemon import model_frame, write_config, write_profile
 from tests.unit.monitor.test_worker_coalescing import ScriptedSource, _batches
 
@@ -64,7 +63,7 @@ def _stored(store: Store) -> tuple[Any, ...]:
 def _run(tmp_path: Path, failures: int) -> tuple[tuple[Any, ...], list[int]]:
     frame = model_frame(1000, seed=4).drop(columns=["y"])
     worker, store = _worker(tmp_path, _batches(frame, [450], columnar=[True, False]))
-    dropped = OperationalError("COMMIT", {}, Exception("server closed the connection unexpectedly"))
+    dropped = StoreUnavailableError("commit_progress failed: server closed the connection unexpectedly")
     calls = _outage(store, failures, dropped)
     for _ in range(2):
         worker.process(worker._coalesced_poll())
@@ -86,7 +85,7 @@ def test_a_store_outage_stalls_the_commit_and_loses_or_repeats_nothing(tmp_path:
 def test_the_worker_reports_the_store_while_it_waits_and_gives_up_only_when_stopped(tmp_path: Path) -> None:
     frame = model_frame(400, seed=5).drop(columns=["y"])
     worker, store = _worker(tmp_path, _batches(frame, [], columnar=[True]))
-    dropped = OperationalError("BEGIN", {}, Exception("connection refused"))
+    dropped = StoreUnavailableError("commit_progress failed: connection refused")
     calls = _outage(store, 10**6, dropped)
     worker.process(worker._coalesced_poll())
     original_wait = worker.stop_event.wait
@@ -99,7 +98,7 @@ def test_the_worker_reports_the_store_while_it_waits_and_gives_up_only_when_stop
         return original_wait(0)
 
     worker.stop_event.wait = wait  # type: ignore[method-assign]
-    with pytest.raises(OperationalError):
+    with pytest.raises(StoreUnavailableError):
         worker._commit_until_stored()
     assert len(calls) == 4  # three retries, then the stop
     assert all(r is not None and r.startswith("store unavailable: ") for r in seen)
@@ -109,8 +108,8 @@ def test_the_worker_reports_the_store_while_it_waits_and_gives_up_only_when_stop
 def test_a_refused_write_is_not_retried(tmp_path: Path) -> None:
     frame = model_frame(400, seed=6).drop(columns=["y"])
     worker, store = _worker(tmp_path, _batches(frame, [], columnar=[True]))
-    calls = _outage(store, 1, IntegrityError("INSERT", {}, Exception("duplicate key")))
+    calls = _outage(store, 1, DuplicateWindowError("commit_progress conflicted: duplicate key"))
     worker.process(worker._coalesced_poll())
-    with pytest.raises(IntegrityError):
+    with pytest.raises(DuplicateWindowError):
         worker._commit_until_stored()
     assert len(calls) == 1
