@@ -325,6 +325,8 @@ class Service:
             rt = self.monitors[name]
             try:
                 done = ev.run(now)
+            except (StoreUnavailableError, OperationalError, InterfaceError):
+                raise  # the store is away: the tick job logs one line and waits for it
             except Exception:
                 logger.exception("scale-out evaluation failed monitor=%s", name)
                 continue
