@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import logging
 import threading
 import time
@@ -13,6 +14,7 @@ from typing import Any
 
 import numpy as np
 import orjson
+from sqlalchemy.exc import InterfaceError, OperationalError
 
 from connectors.base import Batch, DeadLetter, Source, SourceStatus
 from connectors.columnar import concat_columns
@@ -321,7 +323,9 @@ class SourceWorker(threading.Thread):
             for ls in self.label_sources:
                 labels = ls.poll(self.max_rows, 0.0 if batch.n_rows else self.poll_timeout_s / 4)
                 self._label_status[ls.name] = ls.status()
-                self.process_labels(ls.name, labels)
+                self._until_store_answers(
+                    functools.partial(self.process_labels, ls.name, labels), "label lookup", "labels joined"
+                )
             if self._commit_due(backlog=batch.n_rows >= COALESCE_ROWS):
                 self._commit_until_stored()
             if batch.end_of_data:
@@ -340,12 +344,16 @@ class SourceWorker(threading.Thread):
         failover): nothing is read meanwhile, and what was pending is written once it is back.
         Gives up only when the worker is asked to stop (the rows are then read again after a
         restart: their positions were not committed)."""
+        self._until_store_answers(self.commit, "commit", "progress committed")
+
+    def _until_store_answers(self, action: Callable[[], None], what: str, done: str) -> None:
+        """Run ``action`` (which changes nothing when the store fails it) until the store answers."""
         backoff = self.store_retry_s
         failing_since: float | None = None
         while True:
             try:
-                self.commit()
-            except StoreUnavailableError as exc:
+                action()
+            except (StoreUnavailableError, OperationalError, InterfaceError) as exc:
                 if self.stop_event.is_set():
                     raise
                 reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
@@ -353,7 +361,8 @@ class SourceWorker(threading.Thread):
                     failing_since = time.monotonic()
                 self._status = SourceStatus(connected=False, reason=f"store unavailable: {reason}")
                 logger.warning(
-                    "store commit failed, retrying source=%s error=%s retry_in=%.1fs",
+                    "store %s failed, retrying source=%s error=%s retry_in=%.1fs",
+                    what,
                     self.source.name,
                     reason,
                     backoff,
@@ -364,7 +373,8 @@ class SourceWorker(threading.Thread):
             if failing_since is not None:
                 self._status = self.source.status()
                 logger.info(
-                    "store back, progress committed source=%s after=%.1fs",
+                    "store back, %s source=%s after=%.1fs",
+                    done,
                     self.source.name,
                     time.monotonic() - failing_since,
                 )
@@ -520,6 +530,25 @@ class SourceWorker(threading.Thread):
             self._process_labels(source, batch)
 
     def _process_labels(self, source: str, batch: Batch) -> None:
+        # The store is read first, and nothing changes before every read succeeded: a batch
+        # whose lookups fail (the store is away) is processed again whole.
+        n = batch.n_rows
+        lookups: dict[str, tuple[list[str], list[Any], dict[str, PendingPrediction]]] = {}
+        if n:
+            columns = batch.columns if batch.columns is not None else rows_to_columns(batch.rows)
+            for m in self.monitors:
+                join = m.labels
+                if join is None or join.cfg.source != source or not join.enabled:
+                    continue
+                ids, targets = join.labels(columns)
+                if not ids:
+                    continue
+                adds_before = self._pending_add.get(m.name, {})
+                joined_before = set(self._pending_joined.get(m.name, []))
+                stored = self.store.find_pending(
+                    m.name, [i for i in ids if i not in adds_before and i not in joined_before]
+                )
+                lookups[m.name] = (list(ids), list(targets), stored)
         progress = self._label_progress[source]
         if batch.checkpoint is not None:
             progress.checkpoint = batch.checkpoint
@@ -527,25 +556,19 @@ class SourceWorker(threading.Thread):
         if batch.dead_letters:
             progress.dead.extend(batch.dead_letters)
             self._dirty = True
-        n = batch.n_rows
         if n == 0:
             return
         progress.rows += n
         self._dirty = True
-        columns = batch.columns if batch.columns is not None else rows_to_columns(batch.rows)
         for m in self.monitors:
+            if m.name not in lookups:
+                continue
             join = m.labels
-            if join is None or join.cfg.source != source or not join.enabled:
-                continue
-            ids, targets = join.labels(columns)
-            if not ids:
-                continue
+            assert join is not None
+            ids, targets, found = lookups[m.name]
             adds = self._pending_add.setdefault(m.name, {})
             joined = self._pending_joined.setdefault(m.name, [])
             joined_now = set(joined)
-            stored = self.store.find_pending(
-                m.name, [i for i in ids if i not in adds and i not in joined_now]
-            )
             j_ids: list[str] = []
             j_targets: list[Any] = []
             j_preds: list[Any] = []
@@ -553,7 +576,7 @@ class SourceWorker(threading.Thread):
             for key, target in zip(ids, targets, strict=True):
                 pending = adds.pop(key, None)
                 if pending is None and key not in joined_now:
-                    pending = stored.get(key)
+                    pending = found.get(key)
                 if pending is None:
                     unmatched += 1
                     continue

@@ -11,7 +11,7 @@ from typing import Any
 import pandas as pd
 import pytest
 
-from connectors.base import Batch
+from connectors.base import Batch, SourceStatus
 from monitor.cli import load_profile
 from monitor.config import load_config
 from monitor.labels import JoinedTracker
@@ -34,6 +34,9 @@ class IdleSource:
 
     def __init__(self, name: str) -> None:
         self.name = name
+
+    def status(self) -> SourceStatus:
+        return SourceStatus(connected=True)
 
     def close(self) -> None:
         pass
@@ -176,3 +179,44 @@ def test_daemon_joins_labels_from_a_second_file(tmp_path: Path) -> None:
     finally:
         store.dispose()
     wait_for(lambda: "traceback" not in daemon.text().lower(), timeout_s=1)
+
+
+def test_a_label_batch_whose_lookups_fail_is_processed_again_whole(tmp_path: Path) -> None:
+    """The store away while labels are joined: nothing of the batch is applied until its lookups
+    succeed, so the retried batch joins and counts exactly what an undisturbed one does."""
+    from monitor.store import StoreUnavailableError
+
+    def joined_after(tmp: Path, failures: int) -> tuple[Any, ...]:
+        tmp.mkdir()
+        worker, rt, store, _ = _setup(tmp)
+        worker.store_retry_s = 0.0
+        frame = model_frame(800, seed=4)
+        worker.process(Batch(rows=_rows(frame.drop(columns=["y"]).iloc[:700]), checkpoint={"row": 700}))
+        worker.commit()  # the predictions are pending in the store
+        real = store.find_pending
+        calls: list[int] = []
+
+        def flaky(monitor: str, ids: Any) -> Any:
+            calls.append(1)
+            if len(calls) <= failures:
+                raise StoreUnavailableError("find_pending failed: connection refused")
+            return real(monitor, ids)
+
+        store.find_pending = flaky  # type: ignore[method-assign]
+        labels = Batch(rows=_rows(frame[["id", "y"]].iloc[100:500]), checkpoint={"row": 400})
+        worker._until_store_answers(
+            lambda: worker.process_labels("l", labels), "label lookup", "labels joined"
+        )
+        worker.commit()
+        assert rt.labels is not None and len(calls) == failures + 1
+        return (
+            rt.labels.counts.joined,
+            rt.labels.counts.unmatched,
+            store.count_pending("m"),
+            store.source_totals("l").rows,
+            store.load_source_checkpoint("l"),
+        )
+
+    steady = joined_after(tmp_path / "steady", 0)
+    assert steady == (400, 0, 300, 400, {"row": 400})
+    assert joined_after(tmp_path / "outage", 2) == steady
