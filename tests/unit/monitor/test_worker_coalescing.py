@@ -68,11 +68,14 @@ def _batches(frame: pd.DataFrame, cuts: list[int], *, columnar: list[bool]) -> l
     return out
 
 
-def _worker(tmp_path: Path, source: ScriptedSource) -> tuple[SourceWorker, MonitorRuntime, Store]:
+def _worker(
+    tmp_path: Path, source: ScriptedSource, window: str = "{ rows = 100000 }"
+) -> tuple[SourceWorker, MonitorRuntime, Store]:
+    tmp_path.mkdir(parents=True, exist_ok=True)
     profile = write_profile(tmp_path, labels=False)
     stream = tmp_path / "stream.jsonl"
     stream.write_text("")
-    cfg = load_config(write_config(tmp_path, stream=stream, profile=profile, window="{ rows = 100000 }"), {})
+    cfg = load_config(write_config(tmp_path, stream=stream, profile=profile, window=window), {})
     store = Store.open(cfg.store.url.reveal())
     rt = MonitorRuntime(cfg.monitors[0], load_profile(str(profile)))
     rt.restore(store)

@@ -8,26 +8,15 @@ from typing import Any
 
 import pytest
 
-from monitor.cli import load_profile
-from monitor.config import load_config
-from monitor.runtime import MonitorRuntime, SourceWorker
+from monitor.runtime import SourceWorker
 from monitor.store import DuplicateWindowError, Store, StoreUnavailableError
-from tests.fixtures_daemon import model_frame, write_config, write_profile
+from tests.fixtures_daemon import model_frame
 from tests.unit.monitor.test_worker_coalescing import ScriptedSource, _batches
+from tests.unit.monitor.test_worker_coalescing import _worker as coalescing_worker
 
 
 def _worker(tmp_path: Path, batches: list[Any]) -> tuple[SourceWorker, Store]:
-    tmp_path.mkdir(parents=True, exist_ok=True)
-    profile = write_profile(tmp_path, labels=False)
-    stream = tmp_path / "stream.jsonl"
-    stream.write_text("")
-    cfg = load_config(write_config(tmp_path, stream=stream, profile=profile, window="{ rows = 300 }"), {})
-    store = Store.open(cfg.store.url.reveal())
-    rt = MonitorRuntime(cfg.monitors[0], load_profile(str(profile)))
-    rt.restore(store)
-    worker = SourceWorker(
-        ScriptedSource(batches), [rt], store, on_windows=lambda _w: None, on_rows=lambda *_: None
-    )  # type: ignore[arg-type]
+    worker, _, store = coalescing_worker(tmp_path, ScriptedSource(batches), window="{ rows = 300 }")
     worker.store_retry_s = 0.01
     return worker, store
 
