@@ -22,7 +22,7 @@ from tests.fixtures_daemon import (
     write_profile,
 )
 
-pytestmark = [pytest.mark.integration, pytest.mark.postgres]
+pytestmark = [pytest.mark.integration, pytest.mark.postgres, pytest.mark.slow]
 
 ROWS = 24_000
 WINDOW_ROWS = 2500
