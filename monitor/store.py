@@ -731,11 +731,20 @@ class Store:
                 )
 
     def _merged_checkpoint(
-        self, connection: Connection, source: str, checkpoint: Mapping[str, Any]
+        self, connection: Connection, source: str, checkpoint: Mapping[str, Any], now: datetime
     ) -> dict[str, Any]:
         state = schema.source_state
         query = select(state.c.checkpoint).where(state.c.source == source)
         if self.dialect == "postgresql":
+            # Lock the row the merge reads. Before a source's first commit there is no row to
+            # lock, and replicas starting together would each insert their own partitions, the
+            # later one dropping the other's: create it first (a concurrent insert waits here
+            # for the other transaction), then lock it.
+            connection.execute(
+                self._insert(state)
+                .values(source=source, checkpoint=None, rows_total=0, dead_letters_total=0, updated_at=now)
+                .on_conflict_do_nothing(index_elements=[state.c.source])
+            )
             query = query.with_for_update()
         stored = connection.execute(query).scalar()
         merged = dict(stored or {})
@@ -779,7 +788,7 @@ class Store:
         state = schema.source_state
         checkpoint = None if update_.checkpoint is None else dict(update_.checkpoint)
         if checkpoint is not None and update_.merge_checkpoint:
-            checkpoint = self._merged_checkpoint(connection, source, checkpoint)
+            checkpoint = self._merged_checkpoint(connection, source, checkpoint, now)
         statement = self._insert(state).values(
             source=source,
             checkpoint=checkpoint,

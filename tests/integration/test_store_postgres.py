@@ -255,3 +255,34 @@ def test_partition_watermarks_only_rise(store: Store) -> None:
     for marks in (((0, 100.0), (3, 50.0)), ((3, 20.0), (1, 7.5)), ((0, 150.0),)):
         store.commit_progress(ProgressUpdate(monitor="m", write_state=False, watermarks=marks))
     assert {p: t for p, (t, _) in store.partition_watermarks("m").items()} == {0: 150.0, 1: 7.5, 3: 50.0}
+
+
+def test_first_checkpoints_of_replicas_merge_even_when_they_race(postgres_schema_url: str) -> None:
+    """Replicas that start together write their first merged checkpoints at the same moment:
+    with no row yet there is nothing to lock, and the later insert must still keep the other
+    replica's partitions (a lost partition is read again from offset 0 by its next owner)."""
+    stores = [Store.open(postgres_schema_url) for _ in range(4)]
+    lost: list[tuple[int, dict[str, Any] | None]] = []
+    for round_ in range(30):
+        source = f"k{round_}"
+        barrier = threading.Barrier(len(stores))
+
+        def commit(index: int, source: str = source, barrier: threading.Barrier = barrier) -> None:
+            update = ProgressUpdate(
+                source=source, checkpoint={str(index): 750}, merge_checkpoint=True, rows_added=1
+            )
+            barrier.wait()
+            stores[index].commit_progress(update)
+
+        threads = [threading.Thread(target=commit, args=(i,)) for i in range(len(stores))]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        stored = stores[0].load_source_checkpoint(source)
+        if stored != {str(i): 750 for i in range(len(stores))}:
+            lost.append((round_, stored))
+        assert stores[0].source_totals(source).rows == len(stores)
+    for opened in stores:
+        opened.dispose()
+    assert lost == []
