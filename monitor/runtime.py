@@ -14,7 +14,6 @@ from typing import Any
 
 import numpy as np
 import orjson
-from sqlalchemy.exc import InterfaceError, OperationalError
 
 from connectors.base import Batch, DeadLetter, Source, SourceStatus
 from connectors.columnar import concat_columns
@@ -30,11 +29,11 @@ from monitor.report import to_json
 from monitor.scaleout import ReplicaWindows
 from monitor.settings import evaluation_settings
 from monitor.store import (
+    STORE_AWAY,
     PartialWindow,
     PendingPrediction,
     ProgressUpdate,
     Store,
-    StoreUnavailableError,
     WindowRecord,
 )
 
@@ -353,7 +352,7 @@ class SourceWorker(threading.Thread):
         while True:
             try:
                 action()
-            except (StoreUnavailableError, OperationalError, InterfaceError) as exc:
+            except STORE_AWAY as exc:
                 if self.stop_event.is_set():
                     raise
                 reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__

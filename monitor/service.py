@@ -19,7 +19,6 @@ from typing import Any
 import pandas as pd
 from apscheduler.events import EVENT_JOB_ERROR, EVENT_JOB_MAX_INSTANCES, EVENT_JOB_MISSED, JobEvent
 from apscheduler.schedulers.background import BackgroundScheduler
-from sqlalchemy.exc import InterfaceError, OperationalError
 
 from alerts import DeliveryWorker, HistoryPoint
 from connectors.base import DeadLetter
@@ -53,7 +52,7 @@ from monitor.runtime import (
 )
 from monitor.scaleout import ReplicaWindows, WindowEvaluator, evaluated_until, replica_id
 from monitor.sources import build_source, monitors_of
-from monitor.store import ProgressUpdate, Store, StoreUnavailableError
+from monitor.store import STORE_AWAY, ProgressUpdate, Store
 
 logger = logging.getLogger(__name__)
 
@@ -325,7 +324,7 @@ class Service:
             rt = self.monitors[name]
             try:
                 done = ev.run(now)
-            except (StoreUnavailableError, OperationalError, InterfaceError):
+            except STORE_AWAY:
                 raise  # the store is away: the tick job logs one line and waits for it
             except Exception:
                 logger.exception("scale-out evaluation failed monitor=%s", name)
@@ -439,7 +438,7 @@ class Service:
         def run() -> None:
             try:
                 fn()
-            except (StoreUnavailableError, OperationalError, InterfaceError) as exc:
+            except STORE_AWAY as exc:
                 if job not in self._jobs_waiting:
                     self._jobs_waiting.add(job)
                     first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__

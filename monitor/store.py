@@ -21,7 +21,7 @@ from contextlib import AbstractContextManager, contextmanager, nullcontext
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any, ParamSpec, Protocol, TypeVar
+from typing import Any, Final, ParamSpec, Protocol, TypeVar
 
 from sqlalchemy import (
     Column,
@@ -113,6 +113,11 @@ class StoreUnavailableError(StoreError):
     locked SQLite file): nothing was written, and the same write may be tried again."""
 
 
+STORE_AWAY: Final = (StoreUnavailableError, OperationalError, InterfaceError)
+"""Errors of a store that is away for now (also raw SQLAlchemy ones, from code that uses the
+engine directly): the same work may be tried again once it answers."""
+
+
 class DuplicateWindowError(StoreError):
     """A window result or evaluated-window marker already exists: nothing of the update was written."""
 
@@ -143,6 +148,8 @@ def _store_errors(method: Callable[P, R]) -> Callable[P, R]:
     def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
         try:
             return method(*args, **kwargs)
+        except (OperationalError, InterfaceError) as exc:
+            raise StoreUnavailableError(f"store {method.__name__} failed: {exc}") from exc
         except SQLAlchemyError as exc:
             raise StoreError(f"store {method.__name__} failed: {exc}") from exc
 

@@ -184,7 +184,7 @@ def test_daemon_joins_labels_from_a_second_file(tmp_path: Path) -> None:
 def test_a_label_batch_whose_lookups_fail_is_processed_again_whole(tmp_path: Path) -> None:
     """The store away while labels are joined: nothing of the batch is applied until its lookups
     succeed, so the retried batch joins and counts exactly what an undisturbed one does."""
-    from monitor.store import StoreUnavailableError
+    from sqlalchemy.exc import OperationalError
 
     def joined_after(tmp: Path, failures: int) -> tuple[Any, ...]:
         tmp.mkdir()
@@ -193,20 +193,25 @@ def test_a_label_batch_whose_lookups_fail_is_processed_again_whole(tmp_path: Pat
         frame = model_frame(800, seed=4)
         worker.process(Batch(rows=_rows(frame.drop(columns=["y"]).iloc[:700]), checkpoint={"row": 700}))
         worker.commit()  # the predictions are pending in the store
-        real = store.find_pending
+        real, real_read = store.find_pending, store._read
         calls: list[int] = []
+
+        def flaky_read() -> Any:  # the connection fails under find_pending, as when the server is away
+            if len(calls) <= failures:
+                raise OperationalError("SELECT", {}, Exception("server closed the connection unexpectedly"))
+            return real_read()
 
         def flaky(monitor: str, ids: Any) -> Any:
             calls.append(1)
-            if len(calls) <= failures:
-                raise StoreUnavailableError("find_pending failed: connection refused")
             return real(monitor, ids)
 
+        store._read = flaky_read  # type: ignore[method-assign]
         store.find_pending = flaky  # type: ignore[method-assign]
         labels = Batch(rows=_rows(frame[["id", "y"]].iloc[100:500]), checkpoint={"row": 400})
         worker._until_store_answers(
             lambda: worker.process_labels("l", labels), "label lookup", "labels joined"
         )
+        store._read = real_read  # type: ignore[method-assign]
         worker.commit()
         assert rt.labels is not None and len(calls) == failures + 1
         return (
