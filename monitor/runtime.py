@@ -700,9 +700,8 @@ class SourceWorker(threading.Thread):
         updates: list[ProgressUpdate] = []
         evaluated: list[EvaluatedWindow] = []
         # Nothing pending is dropped before the store has it: a failed commit is retried whole.
-        sent: list[
-            tuple[MonitorRuntime, int, int, int, tuple[PartialWindow, ...], tuple[tuple[int, float], ...]]
-        ] = []
+        # (The worker lock, held here, keeps anything from being added meanwhile.)
+        sent: list[tuple[MonitorRuntime, tuple[PartialWindow, ...], tuple[tuple[int, float], ...]]] = []
         for i, m in enumerate(self.monitors):
             with m.lock:
                 state = m.state_bytes()
@@ -711,7 +710,7 @@ class SourceWorker(threading.Thread):
                 joined_ids = tuple(self._pending_joined.get(m.name, []))
                 if m.replica is not None:
                     partials, watermarks = m.replica.partials(), m.replica.risen_watermarks()
-                    sent.append((m, len(pending), len(added), len(joined_ids), partials, watermarks))
+                    sent.append((m, partials, watermarks))
                     updates.append(
                         ProgressUpdate(
                             monitor=m.name,
@@ -726,7 +725,7 @@ class SourceWorker(threading.Thread):
                         )
                     )
                     continue
-                sent.append((m, len(pending), len(added), len(joined_ids), (), ()))
+                sent.append((m, (), ()))
                 updates.append(
                     ProgressUpdate(
                         monitor=m.name,
@@ -764,26 +763,18 @@ class SourceWorker(threading.Thread):
         try:
             self.store.commit_many(updates)
         except Exception:
-            for m, _, _, _, partials, watermarks in sent:
+            for m, partials, watermarks in sent:
                 if m.replica is not None:
                     m.replica.unsent(partials, watermarks)
             raise
-        for m, n_windows, n_added, n_joined, partials, _ in sent:
+        for m, partials, _ in sent:
             if m.replica is not None:
                 m.replica.sent(partials)
-            del self._pending_windows.get(m.name, [])[:n_windows]
-            if not self._pending_windows.get(m.name, True):
-                del self._pending_windows[m.name]
-            adds = self._pending_add.get(m.name, {})
-            for key in list(adds)[:n_added]:
-                del adds[key]
-            if not adds:
-                self._pending_add.pop(m.name, None)
-            del self._pending_joined.get(m.name, [])[:n_joined]
-            if not self._pending_joined.get(m.name, True):
-                del self._pending_joined[m.name]
+            self._pending_windows.pop(m.name, None)
+            self._pending_joined.pop(m.name, None)
+            waiting = self._pending_add.pop(m.name, {})
             if m.labels is not None and m.labels.pending_estimate is not None:
-                m.labels.pending_estimate += n_added
+                m.labels.pending_estimate += len(waiting)
         rows, dead = self._pending_rows, list(self._pending_dead)
         self._pending_rows = 0
         self._pending_dead = []
