@@ -519,13 +519,35 @@ class Service:
             history=history,
         )
         with self._alert_lock:
-            try:
-                out = self.alert_pipeline.process(evaluation, now=self.clock())
-            except Exception:
-                logger.exception(
-                    "alert processing failed monitor=%s window=%s", monitor, doc["window"]["index"]
-                )
-                return
+            backoff = 0.5
+            while True:
+                try:
+                    out = self.alert_pipeline.process(evaluation, now=self.clock())
+                    break
+                except STORE_AWAY as exc:
+                    # Windows are alerted on in order (the alert cursor skips older ones), so this
+                    # one waits for the store; when stopping, the next start replays it.
+                    if self._draining or self._stop_requested.is_set():
+                        logger.warning(
+                            "alert processing left to the next start monitor=%s window=%s error=%s",
+                            monitor,
+                            doc["window"]["index"],
+                            str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__,
+                        )
+                        return
+                    logger.warning(
+                        "alert processing waits for the store monitor=%s window=%s retry_in=%.1fs",
+                        monitor,
+                        doc["window"]["index"],
+                        backoff,
+                    )
+                    self._stop_requested.wait(backoff)
+                    backoff = min(backoff * 2, 10.0)
+                except Exception:
+                    logger.exception(
+                        "alert processing failed monitor=%s window=%s", monitor, doc["window"]["index"]
+                    )
+                    return
         for item in out.enqueued:
             n = item.notification
             self.recent.add(

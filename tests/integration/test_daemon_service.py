@@ -413,3 +413,35 @@ window = {window}
     # the file's replay places the row at 2090 (no dead letter from s): event time jumps there,
     # the minute of rows 0..29 closes, then empty minutes (the rows after it are late)
     assert [d["rows"] for d in replayed[:3]] == [30, 0, 0]
+
+
+def test_alert_processing_waits_for_the_store_and_keeps_the_windows_in_order(tmp_path: Path) -> None:
+    """A window's alert processing that meets an unreachable store is retried, not dropped: the
+    alert cursor would skip it once a later window was applied."""
+    from monitor.store import StoreUnavailableError
+
+    profile = write_profile(tmp_path)
+    stream = tmp_path / "stream.csv"
+    model_frame(3000, seed=11).to_csv(stream, index=False)
+    config = write_config(
+        tmp_path, stream=stream, profile=profile, window="{ rows = 1000 }", rows_per_second=1000
+    )
+    service = _service(config)
+    service.start()
+    calls: list[int] = []
+    try:
+        assert service.alert_pipeline is not None and service.alert_store is not None
+        real = service.alert_pipeline.process
+
+        def flaky(evaluation: Any, *, now: datetime) -> Any:
+            calls.append(evaluation.window_index)
+            if len(calls) <= 2:
+                raise StoreUnavailableError("store last_window_index failed: connection refused")
+            return real(evaluation, now=now)
+
+        service.alert_pipeline.process = flaky  # type: ignore[method-assign]
+        alert_store = service.alert_store
+        wait_for(lambda: alert_store.last_window_index("m") == 2, timeout_s=30, what="alerts of 3 windows")
+    finally:
+        service.stop(10)
+    assert calls == [0, 0, 0, 1, 2]
